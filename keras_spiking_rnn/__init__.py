@@ -1,0 +1,19 @@
+"""keras-spiking-rnn: spiking recurrent neural networks for Keras 3, from training to microcontrollers."""
+
+from keras_spiking_rnn import surrogates
+from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
+from keras_spiking_rnn.layers import LeakyReadout, SpikeCountReadout, SpikingRNN
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALIFCell",
+    "GatedSpikingCell",
+    "LIFCell",
+    "LeakyIntegratorCell",
+    "LeakyReadout",
+    "SpikeCountReadout",
+    "SpikingRNN",
+    "surrogates",
+    "__version__",
+]

@@ -1,0 +1,304 @@
+"""What the spiking cells share: synaptic weights, time constants, state at rest, config.
+
+Two base classes:
+
+* :class:`SpikingCell`: units, spike function (surrogate), input/recurrent
+  weights and bias with their initializers and regularizers.
+* :class:`LeakyCell`: adds a leaky membrane with per-neuron trainable time
+  constant ``tau_m``, a threshold and an optional random initial potential.
+  LIF and ALIF derive from it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_spiking_rnn import surrogates
+
+_PACKAGE = "keras_spiking_rnn"
+InitializerLike = Any  # str, dict or keras.initializers.Initializer
+RegularizerLike = Any  # None, str, dict or keras.regularizers.Regularizer
+
+
+def check_positive_int(owner: str, name: str, value: Any) -> int:
+    """Returns ``value`` as an int, or raises ValueError naming ``owner`` and ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{owner}: `{name}` must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def check_number(owner: str, name: str, value: Any, minimum: float = 0.0, strict: bool = True) -> float:
+    """Returns ``value`` as a float if finite and above ``minimum`` (or equal, unless ``strict``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > minimum if strict else value >= minimum)
+    if not ok:
+        relation = ">" if strict else ">="
+        raise ValueError(f"{owner}: `{name}` must be a finite number {relation} {minimum}, got {value!r}.")
+    return float(value)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MinValue(keras.constraints.Constraint):
+    """Keeps a weight at or above ``min_value``; NaN entries become ``min_value``.
+
+    The cells put it on their time constants so that ``tau > 0`` holds after
+    every optimizer step, without changing the forward equations.
+
+    Args:
+        min_value: the smallest value allowed.
+    """
+
+    def __init__(self, min_value: float):
+        self.min_value = float(min_value)
+
+    def __call__(self, w):
+        floor = tf.cast(self.min_value, w.dtype)
+        return tf.where(w >= floor, w, floor)  # NaN >= floor is False
+
+    def get_config(self) -> dict[str, Any]:
+        return {"min_value": self.min_value}
+
+
+def add_time_constant(
+    layer: keras.layers.Layer, name: str, units: int, initializer: InitializerLike, min_tau: float, trainable: bool
+):
+    """Adds a per-neuron time constant of shape (units,), kept at or above ``min_tau``.
+
+    The :class:`MinValue` constraint runs after every optimizer step, and once
+    here, since an initializer such as ``RandomNormal(20, 5)`` may draw a few
+    values below ``min_tau``. An initializer whose draws average at or below
+    ``min_tau`` (e.g. a non-positive constant) is a mistake and raises ValueError.
+    """
+    constraint = MinValue(min_tau)
+    weight = layer.add_weight(
+        shape=(units,),
+        name=name,
+        initializer=keras.initializers.get(initializer),
+        constraint=constraint,
+        trainable=trainable,
+    )
+    drawn = keras.ops.convert_to_numpy(weight.value)
+    if not np.all(np.isfinite(drawn)) or drawn.mean() <= min_tau:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}': `{name}_initializer` must give time constants above "
+            f"min_tau={min_tau}; it gave values with mean {drawn.mean():.4g}. Time constants are in steps of dt, "
+            "e.g. keras.initializers.RandomNormal(20.0, 5.0)."
+        )
+    weight.assign(constraint(weight.value))
+    return weight
+
+
+def decay(dt: float, tau, dtype) -> tf.Tensor:
+    """Decay factor over one step, ``exp(-dt / tau)``, in ``dtype``; shape of ``tau``."""
+    return tf.exp(-dt / tf.cast(tau, dtype))
+
+
+def check_step_input(layer: keras.layers.Layer, inputs) -> None:
+    """Raises TypeError unless ``inputs`` is floating point (ints would fail deep in a matmul)."""
+    dtype = tf.as_dtype(keras.backend.standardize_dtype(inputs.dtype))
+    if not dtype.is_floating:
+        raise TypeError(
+            f"{type(layer).__name__} '{layer.name}' needs floating-point inputs, got dtype {dtype.name}; "
+            "cast them first, e.g. x.astype('float32')."
+        )
+
+
+def input_dim(layer: keras.layers.Layer, step_shape) -> int:
+    """The feature count of one timestep ``(batch, features)``, or a ValueError naming the shape."""
+    shape = tuple(step_shape)
+    if len(shape) != 2 or shape[-1] is None:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}' expects one timestep of shape (batch, features) with a "
+            f"known number of features, i.e. sequences of shape (batch, timesteps, features); "
+            f"got a step of shape {shape}."
+        )
+    return int(shape[-1])
+
+
+class SpikingCell(keras.layers.Layer):
+    """Base class of the spiking RNN cells.
+
+    The synaptic input at step ``t`` is
+    ``I_t = x_t @ kernel + out_{t-1} @ recurrent_kernel + bias``
+    (the recurrent term only if ``recurrent``), with ``n_gates`` blocks of
+    ``units`` columns. Every state rests at zero, so Keras's ``reset_state``
+    and TFLite Micro's ``reset()`` both return a cell to rest.
+
+    Subclasses name their states in ``state_names``, implement ``call`` and
+    add their own arguments to ``get_config``.
+
+    Args:
+        units: number of neurons.
+        surrogate: spike function: a name from
+            :func:`keras_spiking_rnn.surrogates.available`, a config dict or a
+            :class:`~keras_spiking_rnn.surrogates.Surrogate`.
+        recurrent: whether the layer's previous outputs feed back through
+            ``recurrent_kernel``.
+        use_bias: whether to add ``bias``.
+        kernel_initializer: initializer of ``kernel`` (input weights).
+        recurrent_initializer: initializer of ``recurrent_kernel``.
+        bias_initializer: initializer of ``bias``.
+        kernel_regularizer: regularizer of ``kernel``.
+        recurrent_regularizer: regularizer of ``recurrent_kernel``.
+        bias_regularizer: regularizer of ``bias``.
+        **kwargs: forwarded to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+    """
+
+    state_names: tuple[str, ...] = ()
+    n_gates: int = 1
+
+    def __init__(
+        self,
+        units: int,
+        surrogate: surrogates.SurrogateLike = "multi_gaussian",
+        recurrent: bool = True,
+        use_bias: bool = True,
+        kernel_initializer: InitializerLike = "glorot_uniform",
+        recurrent_initializer: InitializerLike = "orthogonal",
+        bias_initializer: InitializerLike = "zeros",
+        kernel_regularizer: RegularizerLike = None,
+        recurrent_regularizer: RegularizerLike = None,
+        bias_regularizer: RegularizerLike = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.units = check_positive_int(type(self).__name__, "units", units)
+        self.surrogate = surrogates.get(surrogate)
+        self.recurrent = bool(recurrent)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.state_size = [self.units] * len(self.state_names)
+        self.output_size = self.units
+
+    def build(self, input_shape) -> None:
+        width = self.n_gates * self.units
+        self.kernel = self.add_weight(
+            shape=(input_dim(self, input_shape), width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.recurrent_kernel = None
+        if self.recurrent:
+            self.recurrent_kernel = self.add_weight(
+                shape=(self.units, width),
+                name="recurrent_kernel",
+                initializer=self.recurrent_initializer,
+                regularizer=self.recurrent_regularizer,
+            )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(width,), name="bias", initializer=self.bias_initializer, regularizer=self.bias_regularizer
+            )
+
+    def synaptic_input(self, inputs, previous_output):
+        """``inputs @ kernel + previous_output @ recurrent_kernel + bias``; shape (batch, n_gates * units)."""
+        check_step_input(self, inputs)
+        current = tf.matmul(inputs, self.kernel)
+        if self.recurrent_kernel is not None:
+            current += tf.matmul(previous_output, self.recurrent_kernel)
+        if self.bias is not None:
+            current += self.bias
+        return current
+
+    def get_initial_state(self, batch_size=None):
+        """All states at rest: one zero tensor of shape (batch_size, units) per state."""
+        return [tf.zeros((batch_size, self.units), dtype=self.compute_dtype) for _ in self.state_names]
+
+    def get_config(self) -> dict[str, Any]:
+        config = {
+            "units": self.units,
+            "surrogate": surrogates.serialize(self.surrogate),
+            "recurrent": self.recurrent,
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+        }
+        return {**super().get_config(), **config}
+
+
+class LeakyCell(SpikingCell):
+    """A spiking cell with a leaky membrane potential ``u`` (state ``"potential"``).
+
+    The membrane decays by ``exp(-dt / tau_m)`` per step, with ``tau_m`` a
+    per-neuron weight (trainable by default) kept at or above ``min_tau``.
+
+    Args:
+        units: number of neurons.
+        threshold: firing threshold (ALIF: its resting value ``b0``).
+        tau_m_initializer: initializer of ``tau_m``; default ``N(20, 5)``
+            (Yin et al., Table S1).
+        train_time_constants: whether the time constants are trainable.
+        min_tau: the smallest value a time constant may take.
+        dt: simulation time step, in the units of the time constants.
+        initial_potential: ``"zeros"`` (default; reproducible, and what
+            streaming export expects) or ``"uniform"``: ``u_0 ~ U[0, threshold]``
+            per sequence, as in Yin et al.
+        **kwargs: the arguments of :class:`SpikingCell`.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        threshold: float = 0.01,
+        tau_m_initializer: InitializerLike = None,
+        train_time_constants: bool = True,
+        min_tau: float = 1.0,
+        dt: float = 1.0,
+        initial_potential: str = "zeros",
+        **kwargs: Any,
+    ):
+        super().__init__(units, **kwargs)
+        owner = type(self).__name__
+        self.threshold = check_number(owner, "threshold", threshold)
+        if tau_m_initializer is None:
+            tau_m_initializer = keras.initializers.RandomNormal(mean=20.0, stddev=5.0)
+        self.tau_m_initializer = keras.initializers.get(tau_m_initializer)
+        self.train_time_constants = bool(train_time_constants)
+        self.min_tau = check_number(owner, "min_tau", min_tau)
+        self.dt = check_number(owner, "dt", dt)
+        if initial_potential not in ("zeros", "uniform"):
+            raise ValueError(f"{owner}: `initial_potential` must be 'zeros' or 'uniform', got {initial_potential!r}.")
+        self.initial_potential = initial_potential
+
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        self.tau_m = add_time_constant(
+            self, "tau_m", self.units, self.tau_m_initializer, self.min_tau, self.train_time_constants
+        )
+
+    def get_initial_state(self, batch_size=None):
+        """Zeros, except the potential when ``initial_potential="uniform"``: ``U[0, threshold]``."""
+        states = super().get_initial_state(batch_size)
+        if self.initial_potential == "uniform":
+            index = self.state_names.index("potential")
+            states[index] = keras.random.uniform(
+                (batch_size, self.units), 0.0, self.threshold, dtype=self.compute_dtype
+            )
+        return states
+
+    def get_config(self) -> dict[str, Any]:
+        config = {
+            "threshold": self.threshold,
+            "tau_m_initializer": keras.initializers.serialize(self.tau_m_initializer),
+            "train_time_constants": self.train_time_constants,
+            "min_tau": self.min_tau,
+            "dt": self.dt,
+            "initial_potential": self.initial_potential,
+        }
+        return {**super().get_config(), **config}

@@ -1,0 +1,163 @@
+"""Gated spiking cell with multi-level outputs: Ponghiran & Roy (2022)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from keras_spiking_rnn import surrogates
+from keras_spiking_rnn.cells.base import SpikingCell, check_number, check_positive_int
+
+
+def multi_level_spikes(
+    potential,
+    threshold: float,
+    levels: int,
+    dead_zone: int,
+    surrogate: surrogates.Surrogate,
+):
+    """Quantizes a membrane potential into ``levels`` output levels of height ``threshold``.
+
+    Forward (exactly; ``q`` counts the levels below the potential)::
+
+        q = #{k in 1..levels : potential > k * threshold}     # trunc(potential / threshold), clipped to [0, levels]
+        q = 0 where q <= dead_zone
+        out = q * threshold
+
+    Backward: ``q`` is a sum of steps ``H(potential / threshold - k)``, and the
+    surrogate is applied to each of them, so
+    ``d out / d potential = sum_k surrogate'(potential / threshold - k)``.
+    The dead zone passes the gradient through unchanged (a straight-through
+    estimator), so a neuron below it still learns. With ``StraightThrough(0.5)``
+    the derivative is exactly 1 for potentials in
+    ``(threshold / 2, (levels + 1/2) * threshold)``: the straight-through
+    estimator of the authors' code. That matters: the membrane loses what it
+    emits, so ``d mem_t / d mem_{t-1} = 1 - d out / d mem``, which stays
+    bounded only if ``d out / d mem`` stays near 1.
+
+    Args:
+        potential: tensor (batch, units).
+        threshold: height of one level (> 0).
+        levels: number of non-zero levels; 1 gives binary spikes of height ``threshold``.
+        dead_zone: levels ``1..dead_zone`` are suppressed (output 0).
+        surrogate: the spike function applied per level.
+
+    Returns:
+        Tensor of the shape and dtype of ``potential``, values in
+        ``{0} U {(dead_zone + 1) * threshold, ..., levels * threshold}``.
+    """
+    dtype = potential.dtype
+    k = tf.range(1, levels + 1, dtype=dtype)  # (levels,)
+    count = tf.reduce_sum(surrogate(potential[..., None] / threshold - k), axis=-1)
+    if dead_zone > 0:
+        kept = tf.where(count > dead_zone, count, tf.zeros_like(count))
+        count = count + tf.stop_gradient(kept - count)  # forward: dead zone; backward: straight through
+    return threshold * count
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking_rnn")
+class GatedSpikingCell(SpikingCell):
+    """Spiking cell whose synaptic current is gated, with multi-level outputs (Ponghiran & Roy 2022).
+
+    With ``[a_f, a_c] = x_t @ kernel + o_{t-1} @ recurrent_kernel + bias``
+    (two gates of ``units`` columns each)::
+
+        forget_t = sigmoid(a_f)
+        cand_t   = relu(a_c)
+        syn_t    = forget_t * syn_{t-1} + (1 - forget_t) * cand_t
+        mem_t    = mem_{t-1} + syn_t - o_{t-1}
+        o_t      = multi_level_spikes(mem_t)     # see multi_level_spikes
+
+    The membrane has no leak and loses what it emitted (a sigma-delta neuron),
+    so ``mem`` stays >= 0 and the outputs are non-negative.
+
+    Modelling choices where the poster is silent (following the authors'
+    code, ``improved_spiking_model_v2.py``, unless stated):
+
+    * The gates recur on the previous *output* ``o_{t-1}``, not on ``syn``.
+    * One input matrix for both gates. The code batch-normalizes the gate
+      pre-activations over batch and time and has no bias; this cell has a
+      bias instead (``use_bias``) and no normalization, so that one step
+      depends on nothing but the current input and state (streaming export).
+    * The code's level height is ``M / 2**(bits - 1)`` with ``M`` a running
+      estimate of ``max |mem|`` in training. Here the height is a fixed
+      ``threshold`` (the weights learn the scale), which keeps a step
+      deterministic and the output grid known to an int8 exporter. The
+      defaults ``levels=31, dead_zone=3, threshold=1/32`` are the code's
+      6 bits and dead zone 3 with ``M`` frozen at 1.
+    * Outputs above ``levels * threshold`` are clipped; the excess stays in ``mem``.
+    * Gradient: the surrogate per level, straight through the dead zone
+      (see :func:`multi_level_spikes`); the default ``"straight_through"``
+      reproduces the code's straight-through estimator over the output range.
+    * No recurrent dropout (the code masks ``cand`` in training).
+    * Initialisation as in the code: ``kernel`` Kaiming-uniform with the
+      sigmoid gain (``VarianceScaling(1, "fan_in", "uniform")``),
+      ``recurrent_kernel`` orthogonal with the ReLU gain ``sqrt(2)``.
+
+    States, each (batch, units): ``synaptic`` ``syn``, ``potential`` ``mem``,
+    ``output`` ``o``. Output: ``o_t``, (batch, units).
+
+    Args:
+        units: number of neurons.
+        levels: number of non-zero output levels (1 = binary spikes).
+        dead_zone: number of lowest levels that output 0 (``0 <= dead_zone < levels``).
+        threshold: height of one output level (> 0).
+        surrogate: spike function applied per level; default ``"straight_through"``.
+        **kwargs: the arguments of :class:`~keras_spiking_rnn.cells.base.SpikingCell`.
+
+    Example:
+        >>> layer = keras.layers.RNN(GatedSpikingCell(64, levels=7), return_sequences=True)
+        >>> layer(np.zeros((2, 20, 40), "float32")).shape
+        TensorShape([2, 20, 64])
+    """
+
+    state_names = ("synaptic", "potential", "output")
+    n_gates = 2
+
+    def __init__(
+        self,
+        units: int,
+        levels: int = 31,
+        dead_zone: int = 3,
+        threshold: float = 1.0 / 32.0,
+        surrogate: surrogates.SurrogateLike = "straight_through",
+        kernel_initializer: Any = None,
+        recurrent_initializer: Any = None,
+        **kwargs: Any,
+    ):
+        if kernel_initializer is None:
+            kernel_initializer = keras.initializers.VarianceScaling(1.0, "fan_in", "uniform")
+        if recurrent_initializer is None:
+            recurrent_initializer = keras.initializers.Orthogonal(gain=math.sqrt(2.0))
+        super().__init__(
+            units,
+            surrogate=surrogate,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            **kwargs,
+        )
+        self.levels = check_positive_int("GatedSpikingCell", "levels", levels)
+        if isinstance(dead_zone, bool) or not isinstance(dead_zone, int) or not 0 <= dead_zone < self.levels:
+            raise ValueError(
+                f"GatedSpikingCell: `dead_zone` must be an integer in [0, levels) = [0, {self.levels}), "
+                f"got {dead_zone!r}."
+            )
+        self.dead_zone = dead_zone
+        self.threshold = check_number("GatedSpikingCell", "threshold", threshold)
+
+    def call(self, inputs, states, training=None):
+        synaptic, potential, output = states
+        gates = self.synaptic_input(inputs, output)
+        forget = tf.sigmoid(gates[:, : self.units])
+        candidate = tf.nn.relu(gates[:, self.units :])
+        synaptic = forget * synaptic + (1.0 - forget) * candidate
+        potential = potential + synaptic - output
+        output = multi_level_spikes(potential, self.threshold, self.levels, self.dead_zone, self.surrogate)
+        return output, [synaptic, potential, output]
+
+    def get_config(self) -> dict[str, Any]:
+        config = {"levels": self.levels, "dead_zone": self.dead_zone, "threshold": self.threshold}
+        return {**super().get_config(), **config}

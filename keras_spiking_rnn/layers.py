@@ -1,0 +1,294 @@
+"""Sequence layers: ``SpikingRNN`` and the readouts ``LeakyReadout`` and ``SpikeCountReadout``."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import keras
+import tensorflow as tf
+
+from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell, SpikingCell
+
+NEURONS: dict[str, type[SpikingCell]] = {"lif": LIFCell, "alif": ALIFCell, "gated": GatedSpikingCell}
+_LAYER_KWARGS = {"name", "dtype", "trainable", "autocast", "activity_regularizer", "input_shape", "input_dim"}
+_OUTPUT_MODES = ("last", "mean", "sequence")
+
+
+def _check_sequences(layer: keras.layers.Layer, sequences_shape) -> None:
+    if len(sequences_shape) != 3:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}' expects inputs of shape (batch, timesteps, features); "
+            f"got shape {tuple(sequences_shape)}. Add a features axis to 2-D data, e.g. x[..., None]."
+        )
+
+
+def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    layer = {k: v for k, v in kwargs.items() if k in _LAYER_KWARGS}
+    cell = {k: v for k, v in kwargs.items() if k not in _LAYER_KWARGS}
+    return layer, cell
+
+
+def _make_cell(units: Optional[int], neuron: Any, cell_kwargs: dict[str, Any], dtype: Any) -> keras.layers.Layer:
+    if isinstance(neuron, dict):
+        neuron = keras.saving.deserialize_keras_object(neuron)
+    if isinstance(neuron, keras.layers.Layer):
+        if cell_kwargs:
+            raise TypeError(
+                f"SpikingRNN: cell arguments {sorted(cell_kwargs)} cannot be combined with a cell object "
+                f"{type(neuron).__name__}; set them on the cell."
+            )
+        if not hasattr(neuron, "state_size"):
+            raise TypeError(f"SpikingRNN: `neuron` must be an RNN cell (with state_size), got {neuron!r}.")
+        if units is not None and units != getattr(neuron, "units", units):
+            raise ValueError(f"SpikingRNN: `units`={units!r} differs from the cell's units={neuron.units}.")
+        return neuron
+    if not isinstance(neuron, str) or neuron not in NEURONS:
+        raise ValueError(
+            f"SpikingRNN: `neuron` must be one of {sorted(NEURONS)} or a cell object; got {neuron!r}."
+        )
+    if units is None:
+        raise ValueError("SpikingRNN: `units` (a positive integer) is required when `neuron` is a name.")
+    cls = NEURONS[neuron]
+    try:
+        return cls(units, dtype=dtype, **cell_kwargs)
+    except (TypeError, ValueError) as error:
+        if isinstance(error, ValueError) and "Unrecognized keyword arguments" not in str(error):
+            raise
+        raise TypeError(
+            f"SpikingRNN(neuron={neuron!r}): {cls.__name__} does not take the argument(s) given: {error}"
+        ) from error
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking_rnn")
+class SpikingRNN(keras.layers.RNN):
+    """A recurrent layer of spiking neurons, over whole sequences.
+
+    A ``keras.layers.RNN`` whose cell is chosen by name (``"lif"``,
+    ``"alif"``, ``"gated"``) with the cell's arguments given directly, or
+    passed as a cell object. Every RNN option works: ``return_sequences``,
+    ``return_state``, ``go_backwards``, ``stateful``, ``unroll``, masking;
+    so do ``keras.layers.Bidirectional`` and saving.
+
+    Input: (batch, timesteps, features), floating point, finite (checked).
+    Output: spikes (batch, timesteps, units) if ``return_sequences`` else the
+    last step's (batch, units); with ``return_state`` the cell's states follow.
+
+    Args:
+        units: number of neurons; may be omitted if ``neuron`` is a cell object.
+        neuron: ``"lif"`` (:class:`LIFCell`), ``"alif"`` (:class:`ALIFCell`),
+            ``"gated"`` (:class:`GatedSpikingCell`), or a cell object.
+        return_sequences: return every step's output, not just the last.
+        return_state: also return the final states.
+        go_backwards: process the sequence backwards.
+        stateful: keep the final states of a batch as the initial states of the next.
+        unroll: unroll the time loop (short sequences only).
+        zero_output_for_mask: output zeros (not the previous output) at masked steps.
+        **kwargs: Keras layer arguments (``name``, ``dtype``, ``trainable``) and,
+            when ``neuron`` is a name, the cell's arguments (``surrogate``,
+            ``tau_m_initializer``, ``threshold``, ``levels``, ...).
+
+    Raises:
+        ValueError: unknown ``neuron``, missing or non-positive ``units``,
+            inputs that are not 3-D.
+        TypeError: non-float inputs, cell arguments the cell does not take.
+
+    Example:
+        >>> model = keras.Sequential([
+        ...     keras.Input((None, 40)),
+        ...     SpikingRNN(128, neuron="alif", surrogate="multi_gaussian", return_sequences=True),
+        ...     LeakyReadout(10),
+        ... ])
+    """
+
+    def __init__(
+        self,
+        units: Optional[int] = None,
+        neuron: Union[str, keras.layers.Layer, dict] = "alif",
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ):
+        layer_kwargs, cell_kwargs = _split_kwargs(kwargs)
+        cell = _make_cell(units, neuron, cell_kwargs, layer_kwargs.get("dtype"))
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            **layer_kwargs,
+        )
+
+    @property
+    def units(self) -> int:
+        return self.cell.units
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        _check_sequences(self, sequences_shape)
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if sequences.dtype.is_floating:
+            sequences = tf.debugging.check_numerics(
+                sequences, f"{type(self).__name__} '{self.name}' received NaN or Inf inputs"
+            )
+        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["neuron"] = config.pop("cell")
+        config["units"] = self.cell.units
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects=None) -> "SpikingRNN":
+        config = dict(config)
+        config["neuron"] = keras.saving.deserialize_keras_object(config["neuron"], custom_objects=custom_objects)
+        return cls(**config)
+
+
+def _masked_mean(sequences, mask):
+    if mask is None:
+        return tf.reduce_mean(sequences, axis=1)
+    weights = tf.cast(mask, sequences.dtype)[..., None]
+    total = tf.reduce_sum(sequences * weights, axis=1)
+    return total / tf.maximum(tf.reduce_sum(weights, axis=1), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking_rnn")
+class LeakyReadout(keras.layers.RNN):
+    """Non-spiking leaky-integrator output layer (Yin et al. 2021).
+
+    ``u_t = alpha * u_{t-1} + (1 - alpha) * (x_t @ kernel + bias)`` per output
+    neuron (:class:`LeakyIntegratorCell`); ``u_t`` are the logits at step
+    ``t`` (softmax them at every step for streaming decisions).
+
+    Input: (batch, timesteps, features). Output by ``output_mode``:
+
+    * ``"last"``: ``u_T``, (batch, units), the decision after the whole sequence;
+    * ``"mean"``: the mean of ``u_t`` over the (unmasked) steps, (batch, units);
+    * ``"sequence"``: every ``u_t``, (batch, timesteps, units), for per-step losses.
+
+    Args:
+        units: number of output neurons (classes).
+        output_mode: ``"last"``, ``"mean"`` or ``"sequence"``.
+        stateful: keep the potential between batches (streaming).
+        go_backwards: integrate the sequence backwards.
+        **kwargs: Keras layer arguments (``name``, ``dtype``) and the arguments
+            of :class:`LeakyIntegratorCell` (``tau_m_initializer``, ``use_bias``, ...).
+
+    Example:
+        >>> readout = LeakyReadout(10, output_mode="mean")
+        >>> readout(np.ones((2, 5, 8), "float32")).shape
+        TensorShape([2, 10])
+    """
+
+    def __init__(
+        self,
+        units: int,
+        output_mode: str = "last",
+        stateful: bool = False,
+        go_backwards: bool = False,
+        **kwargs: Any,
+    ):
+        if output_mode not in _OUTPUT_MODES:
+            raise ValueError(f"LeakyReadout: `output_mode` must be one of {_OUTPUT_MODES}, got {output_mode!r}.")
+        kwargs.pop("return_sequences", None)  # set by output_mode; present in configs of older saves
+        kwargs.pop("cell", None)
+        layer_kwargs, cell_kwargs = _split_kwargs(kwargs)
+        cell = LeakyIntegratorCell(units, dtype=layer_kwargs.get("dtype"), **cell_kwargs)
+        super().__init__(
+            cell,
+            return_sequences=output_mode != "last",
+            stateful=stateful,
+            go_backwards=go_backwards,
+            **layer_kwargs,
+        )
+        self.output_mode = output_mode
+
+    @property
+    def units(self) -> int:
+        return self.cell.units
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        _check_sequences(self, sequences_shape)
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        outputs = super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+        if self.output_mode == "mean":
+            return _masked_mean(outputs, mask)
+        return outputs
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        if self.output_mode == "mean":
+            return (sequences_shape[0], self.units)
+        return super().compute_output_shape(sequences_shape, initial_state_shape)
+
+    def compute_mask(self, inputs, mask):
+        return mask if self.output_mode == "sequence" else None
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        cell_config = config.pop("cell")["config"]
+        for key in ("return_sequences", "return_state", "unroll", "zero_output_for_mask"):
+            config.pop(key, None)
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        return {**config, **cell_config, "output_mode": self.output_mode}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects=None) -> "LeakyReadout":
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_spiking_rnn")
+class SpikeCountReadout(keras.layers.Layer):
+    """Spike-count decoding: the class scores are the spikes summed over time (Yin et al. 2021).
+
+    ``scores = sum_t s_t`` (or the mean over unmasked steps), typically after a
+    spiking layer with one neuron per class; ``softmax(scores)`` is the
+    prediction, so train with ``from_logits=True``.
+
+    Input: (batch, timesteps, units). Output: (batch, units).
+
+    Args:
+        reduction: ``"sum"`` (the paper's) or ``"mean"`` (the firing rate).
+        **kwargs: Keras layer arguments.
+
+    Example:
+        >>> SpikeCountReadout()(np.ones((2, 5, 3), "float32")).numpy()[0]
+        array([5., 5., 5.], dtype=float32)
+    """
+
+    def __init__(self, reduction: str = "sum", **kwargs: Any):
+        super().__init__(**kwargs)
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"SpikeCountReadout: `reduction` must be 'sum' or 'mean', got {reduction!r}.")
+        self.reduction = reduction
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        _check_sequences(self, input_shape)
+
+    def call(self, inputs, mask=None):
+        if self.reduction == "mean":
+            return _masked_mean(inputs, mask)
+        if mask is not None:
+            inputs = inputs * tf.cast(mask, inputs.dtype)[..., None]
+        return tf.reduce_sum(inputs, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "reduction": self.reduction}
