@@ -26,22 +26,48 @@ from keras_spiking_rnn import LeakyReadout, SpikingRNN
 from keras_spiking_rnn.data import load_mnist1d, sliding_windows
 
 
+def layer_settings(neuron: str, first: bool) -> dict:
+    """Cell arguments for MNIST-1D; the library's defaults are the papers'.
+
+    LIF/ALIF: MNIST-1D sequences are 40 steps long, so the membrane time
+    constants start at N(5, 1) rather than the paper's N(20, 5) (made for
+    100-1000-step tasks), and the first layer, which sees one number per step,
+    gets input weights N(0, 1) rather than Xavier-uniform (whose +-0.2 would
+    leave its input current far below the recurrent one). Both were measured
+    to train faster here. The gated cell runs with its defaults.
+    """
+    if neuron == "gated":
+        return {}
+    settings = {"tau_m_initializer": keras.initializers.RandomNormal(5.0, 1.0)}
+    if first:
+        settings["kernel_initializer"] = keras.initializers.RandomNormal(0.0, 1.0)
+    return settings
+
+
 def build_model(neuron: str, units: int, layers: int, features: int, classes: int = 10) -> keras.Model:
     """``layers`` recurrent spiking layers of ``units`` neurons and a leaky-integrator readout."""
     stack = [keras.Input((None, features))]
     for i in range(layers):
-        stack.append(SpikingRNN(units, neuron=neuron, return_sequences=True, name=f"{neuron}_{i + 1}"))
+        stack.append(
+            SpikingRNN(
+                units, neuron=neuron, return_sequences=True, name=f"{neuron}_{i + 1}", **layer_settings(neuron, i == 0)
+            )
+        )
     stack.append(LeakyReadout(classes, output_mode="mean", name="readout"))
     return keras.Sequential(stack, name=f"{neuron}_srnn")
 
 
 def build_gru(units: int, features: int, classes: int = 10) -> keras.Model:
-    return keras.Sequential([keras.Input((None, features)), keras.layers.GRU(units), keras.layers.Dense(classes)], name="gru")
+    return keras.Sequential(
+        [keras.Input((None, features)), keras.layers.GRU(units), keras.layers.Dense(classes)], name="gru"
+    )
 
 
 def train(model: keras.Model, data, epochs: int, batch_size: int, learning_rate: float) -> float:
     (x, y), (x_test, y_test) = data
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * int(np.ceil(len(x) / batch_size)))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=epochs * int(np.ceil(len(x) / batch_size))
+    )
     model.compile(
         keras.optimizers.Adam(schedule),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import keras
 import tensorflow as tf
@@ -28,7 +28,7 @@ def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     return layer, cell
 
 
-def _make_cell(units: Optional[int], neuron: Any, cell_kwargs: dict[str, Any], dtype: Any) -> keras.layers.Layer:
+def _make_cell(units: int | None, neuron: Any, cell_kwargs: dict[str, Any], dtype: Any) -> keras.layers.Layer:
     if isinstance(neuron, dict):
         neuron = keras.saving.deserialize_keras_object(neuron)
     if isinstance(neuron, keras.layers.Layer):
@@ -43,9 +43,7 @@ def _make_cell(units: Optional[int], neuron: Any, cell_kwargs: dict[str, Any], d
             raise ValueError(f"SpikingRNN: `units`={units!r} differs from the cell's units={neuron.units}.")
         return neuron
     if not isinstance(neuron, str) or neuron not in NEURONS:
-        raise ValueError(
-            f"SpikingRNN: `neuron` must be one of {sorted(NEURONS)} or a cell object; got {neuron!r}."
-        )
+        raise ValueError(f"SpikingRNN: `neuron` must be one of {sorted(NEURONS)} or a cell object; got {neuron!r}.")
     if units is None:
         raise ValueError("SpikingRNN: `units` (a positive integer) is required when `neuron` is a name.")
     cls = NEURONS[neuron]
@@ -59,8 +57,20 @@ def _make_cell(units: Optional[int], neuron: Any, cell_kwargs: dict[str, Any], d
         ) from error
 
 
+class _SequenceRNN(keras.layers.RNN):
+    """An RNN layer that checks its input is (batch, timesteps, features) and exposes the cell's ``units``."""
+
+    @property
+    def units(self) -> int:
+        return self.cell.units
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        _check_sequences(self, sequences_shape)
+        super().build(sequences_shape, initial_state_shape)
+
+
 @keras.saving.register_keras_serializable(package="keras_spiking_rnn")
-class SpikingRNN(keras.layers.RNN):
+class SpikingRNN(_SequenceRNN):
     """A recurrent layer of spiking neurons, over whole sequences.
 
     A ``keras.layers.RNN`` whose cell is chosen by name (``"lif"``,
@@ -102,7 +112,7 @@ class SpikingRNN(keras.layers.RNN):
 
     def __init__(
         self,
-        units: Optional[int] = None,
+        units: int | None = None,
         neuron: Union[str, keras.layers.Layer, dict] = "alif",
         return_sequences: bool = False,
         return_state: bool = False,
@@ -125,14 +135,6 @@ class SpikingRNN(keras.layers.RNN):
             **layer_kwargs,
         )
 
-    @property
-    def units(self) -> int:
-        return self.cell.units
-
-    def build(self, sequences_shape, initial_state_shape=None):
-        _check_sequences(self, sequences_shape)
-        super().build(sequences_shape, initial_state_shape)
-
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if sequences.dtype.is_floating:
             sequences = tf.debugging.check_numerics(
@@ -147,7 +149,7 @@ class SpikingRNN(keras.layers.RNN):
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], custom_objects=None) -> "SpikingRNN":
+    def from_config(cls, config: dict[str, Any], custom_objects=None) -> SpikingRNN:
         config = dict(config)
         config["neuron"] = keras.saving.deserialize_keras_object(config["neuron"], custom_objects=custom_objects)
         return cls(**config)
@@ -162,7 +164,7 @@ def _masked_mean(sequences, mask):
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking_rnn")
-class LeakyReadout(keras.layers.RNN):
+class LeakyReadout(_SequenceRNN):
     """Non-spiking leaky-integrator output layer (Yin et al. 2021).
 
     ``u_t = alpha * u_{t-1} + (1 - alpha) * (x_t @ kernel + bias)`` per output
@@ -212,14 +214,6 @@ class LeakyReadout(keras.layers.RNN):
         )
         self.output_mode = output_mode
 
-    @property
-    def units(self) -> int:
-        return self.cell.units
-
-    def build(self, sequences_shape, initial_state_shape=None):
-        _check_sequences(self, sequences_shape)
-        super().build(sequences_shape, initial_state_shape)
-
     def call(self, sequences, initial_state=None, mask=None, training=False):
         outputs = super().call(sequences, initial_state=initial_state, mask=mask, training=training)
         if self.output_mode == "mean":
@@ -244,7 +238,7 @@ class LeakyReadout(keras.layers.RNN):
         return {**config, **cell_config, "output_mode": self.output_mode}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], custom_objects=None) -> "LeakyReadout":
+    def from_config(cls, config: dict[str, Any], custom_objects=None) -> LeakyReadout:
         return cls(**config)
 
 

@@ -29,7 +29,8 @@ Yin et al. (2021) multiplies every surrogate by 0.5.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any, Union
 
 import keras
 import tensorflow as tf
@@ -49,7 +50,7 @@ __all__ = [
     "available",
 ]
 
-_REGISTRY: dict[str, type["Surrogate"]] = {}
+_REGISTRY: dict[str, type[Surrogate]] = {}
 _PACKAGE = "keras_spiking_rnn"
 
 
@@ -135,7 +136,7 @@ class Surrogate:
         return {"gain": self.gain}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Surrogate":
+    def from_config(cls, config: dict[str, Any]) -> Surrogate:
         return cls(**config)
 
     def __repr__(self) -> str:

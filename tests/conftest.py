@@ -27,3 +27,15 @@ def step_through(cell, x):
 def weights_of(cell):
     """The cell's weights as float64 NumPy arrays, by name."""
     return {w.name: np.asarray(keras.ops.convert_to_numpy(w.value), dtype="float64") for w in cell.weights}
+
+
+def random_cell(cls, units, inputs, seed, kernel_std=1.0, recurrent_std=0.5, **kwargs):
+    """A float64 cell of type ``cls``, built for ``inputs`` features, with random weights (bias std 0.1)."""
+    cell = cls(units, dtype="float64", **kwargs)
+    cell.build((None, inputs))
+    rng = np.random.default_rng(seed)
+    cell.kernel.assign(rng.normal(0, kernel_std, cell.kernel.shape))
+    if cell.recurrent_kernel is not None:
+        cell.recurrent_kernel.assign(rng.normal(0, recurrent_std, cell.recurrent_kernel.shape))
+    cell.bias.assign(rng.normal(0, 0.1, cell.bias.shape))
+    return cell

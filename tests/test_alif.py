@@ -7,18 +7,11 @@ from hypothesis import strategies as st
 
 from keras_spiking_rnn import ALIFCell, SpikingRNN
 from tests import reference
-from tests.conftest import step_through, weights_of
+from tests.conftest import random_cell, step_through, weights_of
 
 
 def make_cell(units, inputs, seed, **kwargs):
-    cell = ALIFCell(units, dtype="float64", **kwargs)
-    cell.build((None, inputs))
-    rng = np.random.default_rng(seed)
-    cell.kernel.assign(rng.normal(0, 1.0, cell.kernel.shape))
-    if cell.recurrent_kernel is not None:
-        cell.recurrent_kernel.assign(rng.normal(0, 0.5, cell.recurrent_kernel.shape))
-    cell.bias.assign(rng.normal(0, 0.1, cell.bias.shape))
-    return cell
+    return random_cell(ALIFCell, units, inputs, seed, kernel_std=1.0, **kwargs)
 
 
 @settings(max_examples=8, deadline=None)

@@ -9,18 +9,11 @@ from keras_spiking_rnn import GatedSpikingCell, SpikingRNN
 from keras_spiking_rnn.cells import multi_level_spikes
 from keras_spiking_rnn.surrogates import StraightThrough
 from tests import reference
-from tests.conftest import step_through, weights_of
+from tests.conftest import random_cell, step_through, weights_of
 
 
 def make_cell(units, inputs, seed, **kwargs):
-    cell = GatedSpikingCell(units, dtype="float64", **kwargs)
-    cell.build((None, inputs))
-    rng = np.random.default_rng(seed)
-    cell.kernel.assign(rng.normal(0, 0.5, cell.kernel.shape))
-    if cell.recurrent_kernel is not None:
-        cell.recurrent_kernel.assign(rng.normal(0, 0.5, cell.recurrent_kernel.shape))
-    cell.bias.assign(rng.normal(0, 0.1, cell.bias.shape))
-    return cell
+    return random_cell(GatedSpikingCell, units, inputs, seed, kernel_std=0.5, **kwargs)
 
 
 @settings(max_examples=8, deadline=None)
@@ -49,7 +42,9 @@ def test_outputs_are_multi_level_and_sparse_by_dead_zone():
     x = np.random.default_rng(2).normal(0, 1.0, (8, 100, 5))
     out = keras.ops.convert_to_numpy(layer(x))
     w = weights_of(cell)
-    np.testing.assert_allclose(out, reference.run_gated(x, w["kernel"], w["recurrent_kernel"], w["bias"], 7, 2, 0.25)["output"])
+    np.testing.assert_allclose(
+        out, reference.run_gated(x, w["kernel"], w["recurrent_kernel"], w["bias"], 7, 2, 0.25)["output"]
+    )
     values = set(np.round(np.unique(out) / 0.25, 9))
     assert values <= {0.0, 3.0, 4.0, 5.0, 6.0, 7.0}  # dead zone: levels 1 and 2 never appear
     assert len(values) >= 3 and (out == 0).mean() > 0.1
@@ -107,8 +102,15 @@ def test_default_initialisation_follows_the_authors_code():
     assert (cell.levels, cell.dead_zone, cell.threshold) == (31, 3, 1 / 32)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"levels": 0}, "levels"), ({"levels": 3, "dead_zone": 3}, "dead_zone"),
-                                           ({"threshold": -1.0}, "threshold"), ({"levels": 2.5}, "levels")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"levels": 0}, "levels"),
+        ({"levels": 3, "dead_zone": 3}, "dead_zone"),
+        ({"threshold": -1.0}, "threshold"),
+        ({"levels": 2.5}, "levels"),
+    ],
+)
 def test_bad_levels_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         GatedSpikingCell(4, **kwargs)

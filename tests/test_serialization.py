@@ -15,8 +15,15 @@ from keras_spiking_rnn import (
 
 CELLS = [
     lambda: LIFCell(5, reset="subtract", threshold=0.3, surrogate=surrogates.FastSigmoid(slope=7.0), recurrent=False),
-    lambda: ALIFCell(5, adaptation=0.184, threshold=1.6, surrogate="arctan", initial_potential="uniform",
-                     tau_adp_initializer=keras.initializers.RandomNormal(200.0, 50.0), min_tau=2.0),
+    lambda: ALIFCell(
+        5,
+        adaptation=0.184,
+        threshold=1.6,
+        surrogate="arctan",
+        initial_potential="uniform",
+        tau_adp_initializer=keras.initializers.RandomNormal(200.0, 50.0),
+        min_tau=2.0,
+    ),
     lambda: GatedSpikingCell(5, levels=7, dead_zone=1, threshold=0.25, surrogate=surrogates.Linear(slope=2.0)),
     lambda: LeakyIntegratorCell(5, use_bias=False, dt=0.5),
 ]

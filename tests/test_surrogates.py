@@ -25,7 +25,10 @@ def test_forward_is_exact_step_and_gradient_is_closed_form(name):
 @pytest.mark.parametrize(
     "obj, ref",
     [
-        (surrogates.MultiGaussian(sigma=0.3, height=0.2, scale=4.0), lambda v: reference.multi_gaussian(v, 0.3, 0.2, 4.0)),
+        (
+            surrogates.MultiGaussian(sigma=0.3, height=0.2, scale=4.0),
+            lambda v: reference.multi_gaussian(v, 0.3, 0.2, 4.0),
+        ),
         (surrogates.Gaussian(sigma=1.5), lambda v: reference.gaussian(v, 1.5)),
         (surrogates.Linear(slope=3.0), lambda v: reference.linear(v, 3.0)),
         (surrogates.SLayer(rate=2.0), lambda v: reference.slayer(v, 2.0)),

@@ -30,9 +30,7 @@ def load_mnist1d(seed: int = 42) -> tuple[tuple[np.ndarray, np.ndarray], tuple[n
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "load_mnist1d needs the `mnist1d` package: pip install 'keras-spiking-rnn[data]'"
-        ) from error
+        raise ImportError("load_mnist1d needs the `mnist1d` package: pip install 'keras-spiking-rnn[data]'") from error
     args = get_dataset_args()
     args.seed = seed
     data = make_dataset(args)
