@@ -19,5 +19,5 @@ def test_train_mnist1d_short_run(tmp_path):
     results = example.main(["--epochs", "1", "--units", "16", "--layers", "1", "--output-dir", str(tmp_path)])
     assert (tmp_path / "model.keras").exists()
     assert json.loads((tmp_path / "results.json").read_text()) == results
-    assert 0.0 <= results["test_accuracy"] <= 1.0 and results["epochs"] == 1
+    assert results["epochs"] == 1 and results["parameters"] == example.build_model("alif", 16, 1, 8).count_params()
     assert 0.0 < results["firing_rates"]["alif_1"] < 1.0
