@@ -1,0 +1,99 @@
+"""The ``keras-spiking-rnn`` command line.
+
+    keras-spiking-rnn export model.keras --calibration calib.npz --validation test.npz --out build/
+
+``calib.npz`` holds the calibration sequences as ``x`` (n, timesteps, features) (or as its only
+array); ``test.npz`` holds ``x`` and, optionally, integer labels ``y``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _load_npz(path: Path, option: str, need_labels: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    if not path.is_file():
+        raise SystemExit(f"error: {option}: no such file {str(path)!r}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = list(data.files)
+            if "x" in names:
+                x = data["x"]
+            elif len(names) == 1:
+                x = data[names[0]]
+            else:
+                raise SystemExit(f"error: {option}: {path} must hold an array 'x' (it has {names})")
+            y = data["y"] if "y" in names else None
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"error: {option}: {path} is not a readable .npz file ({error})") from error
+    if need_labels and y is None:
+        raise SystemExit(f"error: {option}: {path} has no labels 'y'")
+    return x, y
+
+
+def _export(args: argparse.Namespace) -> int:
+    import keras
+
+    import keras_spiking_rnn  # noqa: F401  (registers the layers for loading)
+    from keras_spiking_rnn.export import ExportVerificationError, export_tflite_micro
+
+    if not args.model.is_file():
+        raise SystemExit(f"error: model: no such file {str(args.model)!r}")
+    calibration, _ = _load_npz(args.calibration, "--calibration")
+    validation = None
+    if args.validation is not None:
+        x, y = _load_npz(args.validation, "--validation")
+        validation = (x, y) if y is not None else x
+    model = keras.models.load_model(args.model)
+    try:
+        result = export_tflite_micro(
+            model,
+            calibration,
+            args.out,
+            validation_data=validation,
+            sequence_length=args.sequence_length,
+            min_agreement=args.min_agreement,
+            strict=args.strict,
+            per_channel=args.per_channel,
+        )
+    except ExportVerificationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        raise SystemExit(f"error: {error}") from error
+    print(result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="keras-spiking-rnn", description="keras-spiking-rnn tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    export = commands.add_parser(
+        "export",
+        help="export a trained .keras model to an int8 TFLite Micro model, C sources and report.json",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("model", type=Path, help="the trained model (.keras)")
+    export.add_argument("--calibration", type=Path, required=True, help=".npz with calibration sequences 'x'")
+    export.add_argument("--validation", type=Path, help=".npz with validation sequences 'x' and labels 'y'")
+    export.add_argument("--out", type=Path, required=True, help="output directory (its parent must exist)")
+    export.add_argument("--sequence-length", type=int, help="frames per sequence (default: the calibration's)")
+    export.add_argument("--min-agreement", type=float, default=0.98, help="warn below this top-1 agreement")
+    export.add_argument("--strict", action="store_true", help="fail (exit 1, write nothing) below --min-agreement")
+    export.add_argument("--per-channel", action="store_true", help="one weight scale per neuron (more flash)")
+    export.set_defaults(run=_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
