@@ -7,8 +7,10 @@ logistic regression 32%, MLP 68%, GRU 91%, CNN 94%.
     python examples/train_mnist1d.py                     # short run: 20 epochs, about 2 minutes on 2 CPU cores
     python examples/train_mnist1d.py --full --baseline   # the README's figures: 100 epochs, and a GRU in the same run
 
-The script prints test accuracy and firing rates and writes the trained model
-(``model.keras``) and ``results.json`` to ``--output-dir``.
+The script prints test accuracy and firing rates, writes the trained model
+(``model.keras``) and ``results.json`` to ``--output-dir``, then exports the
+model to int8 TensorFlow Lite Micro in ``--output-dir/tflm`` and verifies it
+in the TFLM interpreter (skip with ``--no-export``).
 """
 
 from __future__ import annotations
@@ -110,6 +112,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--baseline", action="store_true", help="also train keras.layers.GRU(units) in the same run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", type=Path, default=Path("runs/mnist1d"))
+    parser.add_argument(
+        "--no-export", action="store_true", help="skip the int8 TFLite Micro export (written to OUTPUT_DIR/tflm)"
+    )
     args = parser.parse_args(argv)
     epochs = 100 if args.full else args.epochs
     keras.utils.set_random_seed(args.seed)
@@ -142,6 +147,21 @@ def main(argv: list[str] | None = None) -> dict:
     if not same:
         raise SystemExit(f"the reloaded model {path} does not reproduce the trained model's outputs")
     print(f"saved {path}; reloaded model reproduces every test prediction")
+
+    if not args.no_export:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from export_mnist1d import export  # examples/export_mnist1d.py, beside this file
+
+        exported = export(model, x, x_test, y_test, args.output_dir / "tflm")
+        v = exported.verification
+        results["tflm"] = {
+            "int8_accuracy": v.int8_accuracy,
+            "float_accuracy": v.float_accuracy,
+            "agreement": v.agreement,
+            "flash_bytes": exported.flash_bytes,
+            "weight_bytes": exported.weight_bytes,
+            "arena_bytes": exported.arena_bytes,
+        }
 
     if args.baseline:
         keras.utils.set_random_seed(args.seed)

@@ -21,3 +21,8 @@ def test_train_mnist1d_short_run(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text()) == results
     assert results["epochs"] == 1 and results["parameters"] == example.build_model("alif", 16, 1, 8).count_params()
     assert 0.0 < results["firing_rates"]["alif_1"] < 1.0
+    # the run ends with the int8 export, verified in the TFLM interpreter on the 1000 test sequences
+    report = json.loads((tmp_path / "tflm" / "report.json").read_text())
+    assert report["verification"]["sequences"] == 1000
+    assert report["verification"]["float_accuracy"] == results["tflm"]["float_accuracy"]
+    assert abs(results["tflm"]["float_accuracy"] - results["test_accuracy"]) < 1e-6

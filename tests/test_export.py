@@ -1,6 +1,7 @@
 """Export to int8 TFLite Micro: the streaming rewrite against Keras, the int8 model in the real TFLM interpreter."""
 
 import json
+import os
 import shutil
 import subprocess
 import warnings
@@ -385,3 +386,36 @@ def test_cli_export_writes_the_files(tmp_path, mnist1d):
                 str(tmp_path / "b"),
             ]
         )
+
+
+def _tflm_tree():
+    root = Path(
+        os.environ.get("TFLM_ROOT", Path(__file__).resolve().parents[2] / "shared/third_party/tflite-micro/reference")
+    )
+    return root if (root / "tensorflow/lite/micro/micro_interpreter.h").exists() else None
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs a host C++ compiler (g++)")
+@pytest.mark.skipif(
+    _tflm_tree() is None, reason="needs a TFLM source tree: set TFLM_ROOT (or ../shared beside the repo)"
+)
+def test_firmware_template_compiles_against_the_generated_headers(exports):
+    _, result = exports["alif", 2]
+    root = _tflm_tree()
+    includes = [root, root / "third_party/gemmlowp", root / "third_party/flatbuffers/include", root / "third_party/ruy"]
+    template = Path(__file__).resolve().parents[1] / "export" / "streaming_main.cc"
+    command = [
+        "g++",
+        "-std=c++17",
+        "-fno-rtti",
+        "-fno-exceptions",
+        "-DTF_LITE_STATIC_MEMORY",
+        "-Wall",
+        "-Werror",
+        "-fsyntax-only",
+        f"-I{result.output_dir}",
+        *[f"-I{path}" for path in includes],
+        str(template),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr[-2000:]

@@ -37,6 +37,7 @@ class Verification:
     agreement: float  # fraction of sequences whose final top-1 class is the same
     confident_fraction: float  # fraction of sequences where Keras's top-1 leads the runner-up by >= 16 output LSBs
     confident_agreement: float | None  # top-1 agreement on those sequences
+    input_rounding_agreement: float  # Keras on int8-rounded inputs vs on the inputs: the ceiling rounding sets
     float_accuracy: float | None
     int8_accuracy: float | None
     clipped_float_max_error: float  # the float one-step model with the export's state clipping vs Keras
@@ -85,6 +86,7 @@ class ExportResult:
                 f"  TFLM vs Keras on {v.sequences} sequences: top-1 agreement {v.agreement:.4f}{accuracy}, "
                 f"mean step error {v.step_error_lsb_mean:.2f} LSB"
             )
+            lines.append(f"  Keras itself on int8-rounded inputs: agreement {v.input_rounding_agreement:.4f}")
             if v.confident_agreement is not None:
                 lines.append(
                     f"  where Keras leads by >= {CONFIDENT_MARGIN_LSB} output LSBs ({v.confident_fraction:.0%} of "
@@ -126,6 +128,8 @@ def _verify(
     model: keras.Model, flatbuffer: bytes, info: ModelInfo, stream_float: StreamingModel, x: np.ndarray, y
 ) -> Verification:
     keras_out = np.asarray(model.predict(x, batch_size=256, verbose=0))
+    rounded_inputs = dequantize(quantize(x, info.inputs[0]), info.inputs[0])
+    keras_rounded = np.asarray(model.predict(rounded_inputs, batch_size=256, verbose=0))
     size = stream_float.batch_size
     float_steps = np.concatenate([_run_padded(stream_float, x[i : i + size]) for i in range(0, len(x), size)])
     tflm = TFLMModel(flatbuffer, info.inputs[0], info.outputs[0])
@@ -140,6 +144,7 @@ def _verify(
     return Verification(
         sequences=len(x),
         agreement=float(np.mean(keras_top == int8_top)),
+        input_rounding_agreement=float(np.mean(keras_rounded.argmax(-1) == keras_top)),
         confident_fraction=float(np.mean(confident)),
         confident_agreement=float(np.mean(keras_top[confident] == int8_top[confident])) if confident.any() else None,
         float_accuracy=None if labels is None else float(np.mean(keras_top == labels)),
@@ -267,7 +272,13 @@ def export_tflite_micro(
         "model_data.cc": source,
         "model_ops.h": csource.op_resolver_header(info.ops),
         "model_settings.h": csource.model_settings_header(
-            features, int(info.outputs[0].shape[-1]), length, arena + ARENA_HEADROOM, input_q, output_q
+            features,
+            int(info.outputs[0].shape[-1]),
+            length,
+            arena + ARENA_HEADROOM,
+            input_q,
+            output_q,
+            len(stream.state_variables),
         ),
     }
     result = ExportResult(

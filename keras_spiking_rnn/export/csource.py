@@ -51,7 +51,13 @@ def op_resolver_header(ops: list[str] | tuple[str, ...]) -> str:
 
 
 def model_settings_header(
-    features: int, outputs: int, sequence_length: int, arena_bytes: int, input_q: tuple, output_q: tuple
+    features: int,
+    outputs: int,
+    sequence_length: int,
+    arena_bytes: int,
+    input_q: tuple,
+    output_q: tuple,
+    resource_variables: int,
 ) -> str:
     """``model_settings.h``: shapes, the tensor-arena size and the input/output quantization for the firmware loop."""
     return (
@@ -62,6 +68,7 @@ def model_settings_header(
         f"constexpr int kSequenceLength = {sequence_length};   // frames per sequence the model was exported for\n"
         f"// Measured on the host (64-bit) plus 1 KB headroom; 32-bit targets need a little less.\n"
         f"constexpr int kTensorArenaBytes = {arena_bytes};\n"
+        f"constexpr int kResourceVariables = {resource_variables};  // state variables (MicroResourceVariables slots)\n"
         f"constexpr float kInputScale = {input_q[0]!r}f;\nconstexpr int kInputZeroPoint = {input_q[1]};\n"
         f"constexpr float kOutputScale = {output_q[0]!r}f;\nconstexpr int kOutputZeroPoint = {output_q[1]};\n"
         "\n#endif\n"

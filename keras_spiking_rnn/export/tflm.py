@@ -25,7 +25,8 @@ def _runtime():
 def quantize(values: np.ndarray, tensor: TensorInfo) -> np.ndarray:
     """Float values to the int8 grid of ``tensor`` (round half away from zero, saturated), as TFLite does."""
     scale, zero_point = tensor.scales[0], tensor.zero_points[0]
-    q = np.round(np.asarray(values, np.float64) / scale) + zero_point
+    scaled = np.asarray(values, np.float64) / scale
+    q = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + zero_point
     return np.clip(q, -128, 127).astype(np.int8)
 
 
