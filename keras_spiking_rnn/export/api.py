@@ -130,8 +130,7 @@ def _verify(
     keras_out = np.asarray(model.predict(x, batch_size=256, verbose=0))
     rounded_inputs = dequantize(quantize(x, info.inputs[0]), info.inputs[0])
     keras_rounded = np.asarray(model.predict(rounded_inputs, batch_size=256, verbose=0))
-    size = stream_float.batch_size
-    float_steps = np.concatenate([_run_padded(stream_float, x[i : i + size]) for i in range(0, len(x), size)])
+    float_steps = stream_float.run(x)
     tflm = TFLMModel(flatbuffer, info.inputs[0], info.outputs[0])
     int8_steps = dequantize(tflm.run(quantize(x, info.inputs[0])), info.outputs[0])
     error = np.abs(int8_steps - float_steps)
@@ -155,13 +154,6 @@ def _verify(
         step_error_lsb_mean=float(error.mean() / lsb),
         final_error_mean=float(np.abs(int8_steps[:, -1] - keras_out).mean()),
     )
-
-
-def _run_padded(stream: StreamingModel, chunk: np.ndarray) -> np.ndarray:
-    used = len(chunk)
-    if used < stream.batch_size:
-        chunk = np.concatenate([chunk, np.zeros((stream.batch_size - used,) + chunk.shape[1:], chunk.dtype)])
-    return stream.run(chunk)[:used]
 
 
 def export_tflite_micro(

@@ -410,25 +410,36 @@ class StreamingModel(tf.Module):
         ``sequences`` (n, timesteps, features) is stepped ``batch_size`` sequences at a time (the last
         batch zero-padded). Every range includes 0, the resting state.
         """
-        low = {name: 0.0 for name in self.state_names()}
+        names = self.state_names()
+        low = {name: 0.0 for name in names}
         high = dict(low)
-        n = len(sequences)
-        for start in range(0, n, self.batch_size):
-            chunk = sequences[start : start + self.batch_size]
-            used = len(chunk)
-            if used < self.batch_size:
-                chunk = np.concatenate([chunk, np.zeros((self.batch_size - used,) + chunk.shape[1:], chunk.dtype)])
+        for chunk, used in self._batches(sequences):
             self.reset()
             for t in range(chunk.shape[1]):
                 self.step(tf.constant(chunk[:, t], tf.float32))
-                for name, variable in zip(self.state_names(), self.state_variables):
+                for name, variable in zip(names, self.state_variables):
                     value = variable.numpy()[:used]
                     low[name] = min(low[name], float(value.min()))
                     high[name] = max(high[name], float(value.max()))
         return {name: (low[name], high[name]) for name in low}
 
+    def _batches(self, sequences: np.ndarray):
+        """Yields ``(batch, used)``: ``batch_size`` sequences at a time, the last batch zero-padded."""
+        for start in range(0, len(sequences), self.batch_size):
+            chunk = np.asarray(sequences[start : start + self.batch_size], np.float32)
+            used = len(chunk)
+            if used < self.batch_size:
+                chunk = np.concatenate([chunk, np.zeros((self.batch_size - used,) + chunk.shape[1:], np.float32)])
+            yield chunk, used
+
     def run(self, sequences: np.ndarray) -> np.ndarray:
-        """Steps ``sequences`` (batch_size, timesteps, features) from rest; returns (batch_size, timesteps, outputs)."""
-        self.reset()
-        outputs = [self.step(tf.constant(sequences[:, t], tf.float32)).numpy() for t in range(sequences.shape[1])]
-        return np.stack(outputs, axis=1)
+        """Steps ``sequences`` (n, timesteps, features), each from rest, ``batch_size`` at a time.
+
+        Returns every step's output, (n, timesteps, outputs).
+        """
+        results = []
+        for chunk, used in self._batches(sequences):
+            self.reset()
+            steps = [self.step(tf.constant(chunk[:, t])).numpy() for t in range(chunk.shape[1])]
+            results.append(np.stack(steps, axis=1)[:used])
+        return np.concatenate(results)
