@@ -165,7 +165,15 @@ def test_export_writes_consistent_files_and_report(exports, neuron):
     model, result = exports[neuron, 2]
     out = result.output_dir
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["model.tflite", "model_data.cc", "model_data.h", "model_ops.h", "model_settings.h", "report.json"]
+        [
+            "model.tflite",
+            "model_data.cc",
+            "model_data.h",
+            "model_ops.h",
+            "model_settings.h",
+            "report.json",
+            "test_vectors.h",
+        ]
     )
     flatbuffer = (out / "model.tflite").read_bytes()
     report = json.loads((out / "report.json").read_text())
