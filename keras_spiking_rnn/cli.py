@@ -1,6 +1,7 @@
 """The ``keras-spiking-rnn`` command line.
 
     keras-spiking-rnn export model.keras --calibration calib.npz --validation test.npz --out build/
+    keras-spiking-rnn firmware build/ --target cortex-m4 --kernels cmsis-nn --tflm path/to/tflite-micro
 
 ``calib.npz`` holds the calibration sequences as ``x`` (n, timesteps, features) (or as its only
 array); ``test.npz`` holds ``x`` and, optionally, integer labels ``y``.
@@ -69,6 +70,20 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _firmware(args: argparse.Namespace) -> int:
+    from keras_spiking_rnn.firmware import FirmwareError, build_and_run
+
+    try:
+        result = build_and_run(
+            args.model_dir, target=args.target, kernels=args.kernels, tflm_root=args.tflm, nano=args.nano, kit=args.kit
+        )
+    except (FirmwareError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(result)
+    return 0 if result.bit_exact else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="keras-spiking-rnn", description="keras-spiking-rnn tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--strict", action="store_true", help="fail (exit 1, write nothing) below --min-agreement")
     export.add_argument("--per-channel", action="store_true", help="one weight scale per neuron (more flash)")
     export.set_defaults(run=_export)
+
+    firmware = commands.add_parser(
+        "firmware",
+        help="build an exported model's firmware (host or Cortex-M4 in QEMU), run it and compare with TFLM",
+        description="Builds the firmware kit (export/) for a model directory written by `export`, runs it on the "
+        "host or in qemu-system-arm (mps2-an386, Cortex-M4), and checks every int8 output of test_vectors.h. "
+        "Exit code 0: bit-exact; 1: outputs differ; 2: could not build or run.",
+    )
+    firmware.add_argument("model_dir", type=Path, help="directory written by `keras-spiking-rnn export`")
+    firmware.add_argument("--target", choices=["host", "cortex-m4"], default="host")
+    firmware.add_argument("--kernels", choices=["reference", "cmsis-nn"], default="reference")
+    firmware.add_argument("--tflm", type=Path, help="TFLM source tree (default: $TFLM_ROOT)")
+    firmware.add_argument("--nano", action="store_true", help="link newlib-nano (cortex-m4)")
+    firmware.add_argument("--kit", type=Path, help="the firmware kit (default: export/ of the source tree)")
+    firmware.set_defaults(run=_firmware)
     return parser
 
 
