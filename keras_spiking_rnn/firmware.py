@@ -26,6 +26,10 @@ _TOOLS = {"host": "g++", "cortex-m4": "arm-none-eabi-g++"}
 _INSTALL = "apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm"
 
 
+CLOCKS_MHZ = (48, 80, 168)  # common Cortex-M4 clock rates
+CPI_ESTIMATE = 1.25  # assumed cycles per instruction for the real-time estimate (an assumption, not a measurement)
+
+
 class FirmwareError(RuntimeError):
     """The firmware could not be built or run, or it does not reproduce the exported model's outputs."""
 
@@ -45,7 +49,24 @@ class FirmwareResult:
     arena_used_bytes: int
     instructions_per_step: dict[str, int] | None  # cortex-m4 in QEMU: instructions (not cycles), from SysTick
     sizes: dict[str, dict[str, int]] = field(default_factory=dict)  # {part: {text, data, bss}} from the link map
+    macs_per_step: int | None = None  # the model's FULLY_CONNECTED multiply-accumulates per step (report.json)
     binary: str = ""
+
+    @property
+    def instructions_per_mac(self) -> float | None:
+        if not self.instructions_per_step or not self.macs_per_step:
+            return None
+        return self.instructions_per_step["median"] / self.macs_per_step
+
+    def steps_per_second(self, clock_hz: float, cycles_per_instruction: float) -> float | None:
+        """An estimate: ``clock_hz / (instructions per step * cycles_per_instruction)``, from QEMU's instruction count.
+
+        QEMU counts instructions, not cycles; a Cortex-M4 takes one or more cycles per instruction
+        (more with flash wait states and multi-cycle loads), so the CPI is an assumption to state.
+        """
+        if not self.instructions_per_step:
+            return None
+        return clock_hz / (self.instructions_per_step["median"] * cycles_per_instruction)
 
     @property
     def bit_exact(self) -> bool:
@@ -65,7 +86,12 @@ class FirmwareResult:
             lines.append(
                 f"  instructions per step (QEMU -icount, not cycles): {ips['median']:,} median "
                 f"({ips['min']:,}-{ips['max']:,})"
+                + (f", {self.instructions_per_mac:.2f} per MAC" if self.instructions_per_mac else "")
             )
+            budget = ", ".join(
+                f"{self.steps_per_second(mhz * 1e6, CPI_ESTIMATE):,.0f} at {mhz} MHz" for mhz in CLOCKS_MHZ
+            )
+            lines.append(f"  estimated steps per second (assuming {CPI_ESTIMATE} cycles per instruction): {budget}")
         for part, size in self.sizes.items():
             lines.append(f"  {part}: text {size['text']:,}  data {size['data']:,}  bss {size['bss']:,}")
         return "\n".join(lines)
@@ -270,6 +296,7 @@ def build_and_run(
         arena_used_bytes=int(values.get("arena_used_bytes", 0)),
         instructions_per_step=instructions,
         sizes=map_sizes(build_dir / "firmware.map") if (build_dir / "firmware.map").is_file() else {},
+        macs_per_step=_macs(model_dir),
         binary=str(binary),
     )
     if (ran.returncode == 0) != (result.mismatched == 0):
@@ -279,12 +306,23 @@ def build_and_run(
     return result
 
 
+def _macs(model_dir: Path) -> int | None:
+    report = model_dir / "report.json"
+    return json.loads(report.read_text()).get("macs_per_step") if report.is_file() else None
+
+
 def _update_report(path: Path, name: str, result: FirmwareResult) -> None:
     if not path.is_file():
         return
     report = json.loads(path.read_text())
     figures = asdict(result)
     figures.pop("binary")
+    if result.instructions_per_step:
+        figures["instructions_per_mac"] = result.instructions_per_mac
+        figures["steps_per_second_estimate"] = {
+            "cycles_per_instruction_assumed": CPI_ESTIMATE,
+            **{f"{mhz}MHz": result.steps_per_second(mhz * 1e6, CPI_ESTIMATE) for mhz in CLOCKS_MHZ},
+        }
     report.setdefault("firmware", {})[name] = figures
     scratch = path.with_suffix(".json.tmp")
     scratch.write_text(json.dumps(report, indent=2) + "\n")

@@ -179,6 +179,9 @@ def test_export_writes_consistent_files_and_report(exports, neuron):
     report = json.loads((out / "report.json").read_text())
     info = read_model(flatbuffer)
     assert report["flash_bytes"] == len(flatbuffer) == result.flash_bytes
+    # One multiply-accumulate per synapse per step: input, recurrent and readout matrices of the Keras model.
+    synapses = sum(int(np.prod(w.shape)) for w in model.weights if w.name in ("kernel", "recurrent_kernel"))
+    assert report["macs_per_step"] == synapses
     assert report["ops"] == list(info.ops)
     ops_header = (out / "model_ops.h").read_text()
     assert f"constexpr int kModelOpCount = {len(info.ops)};" in ops_header

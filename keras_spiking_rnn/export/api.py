@@ -300,6 +300,7 @@ def export_tflite_micro(
         "model": model.name,
         "sequence_length": length,
         "features": features,
+        "macs_per_step": info.macs,
         "input": info.inputs[0].to_json(),
         "output": info.outputs[0].to_json(),
         "op_sequence": list(info.op_sequence),

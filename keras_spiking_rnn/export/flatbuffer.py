@@ -72,6 +72,7 @@ class ModelInfo:
     outputs: tuple[TensorInfo, ...]
     constant_bytes: int  # bytes of all constant buffers: weights, biases, per-neuron factors, initial values
     weight_bytes: int  # bytes of the FULLY_CONNECTED weights and biases
+    macs: int  # multiply-accumulates of the FULLY_CONNECTED ops per invoke (one timestep)
     _operators: tuple = ()
 
     def check_tflm_int8(self) -> None:
@@ -138,6 +139,9 @@ def read_model(flatbuffer: bytes) -> ModelInfo:
         for index in inputs[1:]
     }
     weight_bytes = sum(nbytes(b) for b in weight_buffers)
+    macs = sum(
+        int(np.prod(tensors[inputs[1]].shape)) for op_name, inputs, _ in operators if op_name == "FULLY_CONNECTED"
+    )
     return ModelInfo(
         ops=tuple(sorted(set(codes))),
         op_sequence=tuple(op[0] for op in operators),
@@ -146,5 +150,6 @@ def read_model(flatbuffer: bytes) -> ModelInfo:
         outputs=tuple(tensors[i] for i in main.outputs),
         constant_bytes=constant_bytes,
         weight_bytes=weight_bytes,
+        macs=macs,
         _operators=operators,
     )
