@@ -273,9 +273,9 @@ def build_and_run(
         raise FirmwareError(f"The {name} firmware did not finish within {timeout:.0f} s.") from error
     values = _parse_output(ran.stdout + ran.stderr)
     if "error" in values or "mismatched" not in values:
+        log = "\n".join((ran.stdout + ran.stderr).strip().splitlines()[-12:])
         raise FirmwareError(
-            f"The {name} firmware stopped (exit code {ran.returncode}): "
-            + values.get("error", (ran.stdout + ran.stderr).strip()[-2000:])
+            f"The {name} firmware stopped (exit code {ran.returncode}): {values.get('error', 'no result line')}\n{log}"
         )
     instructions = None
     if "instructions_per_step" in values:

@@ -121,6 +121,21 @@ def test_a_changed_expected_output_is_reported_as_the_first_mismatch(exported):
     assert f"expected={changed}" in result.first_mismatch and f"got={first}" in result.first_mismatch
 
 
+def test_an_op_missing_from_the_resolver_is_refused_before_building(exported):
+    require_toolchain("host")
+    path = exported / "model_ops.h"
+    original = path.read_text()
+    count = int(original.split("kModelOpCount = ", 1)[1].split(";", 1)[0])
+    lines = [line for line in original.splitlines() if "AddGreater()" not in line]
+    edited = "\n".join(lines).replace(f"kModelOpCount = {count};", f"kModelOpCount = {count - 1};")
+    try:
+        path.write_text(edited + "\n")
+        with pytest.raises(FirmwareError, match="(?s)Building.*failed.*GREATER.*makes 11 resolver"):
+            build_and_run(exported, target="host", tflm_root=tflm_root(), update_report=False)
+    finally:
+        path.write_text(original)
+
+
 def test_missing_model_files_are_named(tmp_path):
     (tmp_path / "model_data.cc").write_text("")
     with pytest.raises(FirmwareError, match="lacks model_data.h, model_ops.h, model_settings.h, test_vectors.h"):
