@@ -400,10 +400,14 @@ def test_cli_export_writes_the_files(tmp_path, mnist1d):
 
 
 def _tflm_tree():
-    root = Path(
-        os.environ.get("TFLM_ROOT", Path(__file__).resolve().parents[2] / "shared/third_party/tflite-micro/reference")
-    )
-    return root if (root / "tensorflow/lite/micro/micro_interpreter.h").exists() else None
+    """The reference TFLM tree: TFLM_ROOT (the tree or its parent), else ../shared beside the repository."""
+    from keras_spiking_rnn.firmware import FirmwareError, resolve_tflm
+
+    root = os.environ.get("TFLM_ROOT", Path(__file__).resolve().parents[2] / "shared/third_party/tflite-micro")
+    try:
+        return resolve_tflm(root, "reference")
+    except FirmwareError:
+        return None
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs a host C++ compiler (g++)")
