@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import tempfile
 from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.lite.tools import flatbuffer_utils
 
+from keras_spiking_rnn.export.capture import captured_output
 from keras_spiking_rnn.export.flatbuffer import ModelInfo, read_model
 from keras_spiking_rnn.export.streaming import StreamingModel
 
@@ -73,38 +70,3 @@ def convert_to_int8(
     info = read_model(flatbuffer)
     info.check_tflm_int8()
     return flatbuffer, info
-
-
-class _Capture:
-    def __init__(self, file):
-        self.file = file
-        self.final: str | None = None
-
-    def text(self) -> str:
-        if self.final is not None:
-            return self.final
-        self.file.flush()
-        self.file.seek(0)
-        return self.file.read().decode(errors="replace")
-
-
-@contextlib.contextmanager
-def captured_output() -> Iterator[_Capture]:
-    """Captures what C++ code writes to file descriptors 1 and 2 (the converter's and TFLM's logs)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile() as file:
-        capture = _Capture(file)
-        try:
-            os.dup2(file.fileno(), 1)
-            os.dup2(file.fileno(), 2)
-            yield capture
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-            capture.final = capture.text()

@@ -37,6 +37,11 @@ class UnsupportedLayerError(ValueError):
     """A layer of the model has no streaming int8 form."""
 
 
+def state_name(variable: tf.Variable) -> str:
+    """A state variable's name without TensorFlow's ``:0`` suffix, e.g. ``"alif_1_potential"``."""
+    return variable.name.split(":")[0]
+
+
 def _const(value) -> tf.Tensor:
     return tf.constant(np.asarray(value, dtype=np.float32))
 
@@ -64,7 +69,7 @@ class _Step(tf.Module):
 
     def store(self, variable: tf.Variable, value) -> None:
         """Assigns ``value`` to the state ``variable``, fake-quantized to its calibrated range if it has one."""
-        bounds = self.ranges.get(variable.name.split(":")[0])
+        bounds = self.ranges.get(state_name(variable))
         if bounds is not None:
             value = tf.clip_by_value(value, bounds[0], bounds[1])
         variable.assign(value)
@@ -76,7 +81,7 @@ class _Step(tf.Module):
 
     def accumulator(self, name: str, units: int) -> tf.Variable:
         variable = self.state(name, units)
-        self.accumulators.add(variable.name.split(":")[0])
+        self.accumulators.add(state_name(variable))
         return variable
 
     def __call__(self, x):
@@ -106,7 +111,7 @@ class _SpikingStep(_Step):
             # needs a bounded range. Clip it at 4x the top output level (measured on MNIST-1D: agreement
             # with the unclipped float model 99.2% at 4x, 100% at 8x, with 4x the int8 grid resolving
             # each output level with 2 steps instead of 1).
-            self.ranges[self.potential.name.split(":")[0]] = (0.0, 4.0 * (cell.levels + 1) * cell.threshold)
+            self.ranges[state_name(self.potential)] = (0.0, 4.0 * (cell.levels + 1) * cell.threshold)
             # Level boundaries k * threshold for k > dead_zone; the first kept level emits dead_zone + 1 levels.
             first = cell.dead_zone + 1
             ks = np.arange(first, cell.levels + 1, dtype=np.float32)
@@ -370,7 +375,7 @@ class StreamingModel(tf.Module):
             )
         for layer in self.layers:
             for variable in layer.states:
-                name = variable.name.split(":")[0]
+                name = state_name(variable)
                 if state_ranges and name in state_ranges:
                     layer.ranges[name] = tuple(float(v) for v in state_ranges[name])
         self.step = tf.function(
@@ -402,7 +407,7 @@ class StreamingModel(tf.Module):
             variable.assign(tf.zeros_like(variable))
 
     def state_names(self) -> list[str]:
-        return [variable.name.split(":")[0] for variable in self.state_variables]
+        return [state_name(variable) for variable in self.state_variables]
 
     def measure_state_ranges(self, sequences: np.ndarray) -> dict[str, tuple[float, float]]:
         """Min and max of every state over all steps of ``sequences``, each sequence started from rest.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_spiking_rnn.export.convert import captured_output
+from keras_spiking_rnn.export.capture import captured_output
 from keras_spiking_rnn.export.flatbuffer import TensorInfo
 
 # The Python TFLM interpreter the exports were verified with (../shared/TFLM.md: kernels change between versions).
