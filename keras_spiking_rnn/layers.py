@@ -4,22 +4,31 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-import keras
 import tensorflow as tf
 
-from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell, SpikingCell
+from keras_spiking_rnn import surrogates
+from keras_spiking_rnn._keras import LEGACY, keras
+from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell, MinValue, SpikingCell
 
 NEURONS: dict[str, type[SpikingCell]] = {"lif": LIFCell, "alif": ALIFCell, "gated": GatedSpikingCell}
 _LAYER_KWARGS = {"name", "dtype", "trainable", "autocast", "activity_regularizer", "input_shape", "input_dim"}
+if LEGACY:  # tf-keras's RNN takes (and its get_config writes) these too
+    _LAYER_KWARGS |= {"time_major", "batch_input_shape"}
 _OUTPUT_MODES = ("last", "mean", "sequence")
 
 
 def _check_sequences(layer: keras.layers.Layer, sequences_shape) -> None:
+    if LEGACY and isinstance(sequences_shape, (list, tuple)) and sequences_shape and _is_shape(sequences_shape[0]):
+        sequences_shape = sequences_shape[0]  # tf-keras: [sequences, *initial_states] when states are given
     if len(sequences_shape) != 3:
         raise ValueError(
             f"{type(layer).__name__} '{layer.name}' expects inputs of shape (batch, timesteps, features); "
             f"got shape {tuple(sequences_shape)}. Add a features axis to 2-D data, e.g. x[..., None]."
         )
+
+
+def _is_shape(value) -> bool:
+    return isinstance(value, (list, tuple, tf.TensorShape))
 
 
 def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -66,7 +75,10 @@ class _SequenceRNN(keras.layers.RNN):
 
     def build(self, sequences_shape, initial_state_shape=None):
         _check_sequences(self, sequences_shape)
-        super().build(sequences_shape, initial_state_shape)
+        if initial_state_shape is None:  # tf-keras's RNN.build takes the input shape only
+            super().build(sequences_shape)
+        else:
+            super().build(sequences_shape, initial_state_shape)
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking_rnn")
@@ -151,6 +163,8 @@ class SpikingRNN(_SequenceRNN):
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects=None) -> SpikingRNN:
         config = dict(config)
+        if LEGACY:  # tf-keras's h5 and SavedModel loaders look nested objects up by their bare class name
+            custom_objects = {**custom_objects_by_name(), **(custom_objects or {})}
         config["neuron"] = keras.saving.deserialize_keras_object(config["neuron"], custom_objects=custom_objects)
         return cls(**config)
 
@@ -191,6 +205,8 @@ class LeakyReadout(_SequenceRNN):
         TensorShape([2, 10])
     """
 
+    cell_class = LeakyIntegratorCell  # the quantization-aware readout substitutes its own
+
     def __init__(
         self,
         units: int,
@@ -204,7 +220,7 @@ class LeakyReadout(_SequenceRNN):
         kwargs.pop("return_sequences", None)  # set by output_mode; present in configs of older saves
         kwargs.pop("cell", None)
         layer_kwargs, cell_kwargs = _split_kwargs(kwargs)
-        cell = LeakyIntegratorCell(units, dtype=layer_kwargs.get("dtype"), **cell_kwargs)
+        cell = self.cell_class(units, dtype=layer_kwargs.get("dtype"), **cell_kwargs)
         super().__init__(
             cell,
             return_sequences=output_mode != "last",
@@ -223,6 +239,8 @@ class LeakyReadout(_SequenceRNN):
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         if self.output_mode == "mean":
             return (sequences_shape[0], self.units)
+        if initial_state_shape is None:  # tf-keras's RNN.compute_output_shape takes the input shape only
+            return super().compute_output_shape(sequences_shape)
         return super().compute_output_shape(sequences_shape, initial_state_shape)
 
     def compute_mask(self, inputs, mask):
@@ -286,3 +304,23 @@ class SpikeCountReadout(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "reduction": self.reduction}
+
+
+def custom_objects_by_name() -> dict[str, type]:
+    """Every serializable class of the package by its bare class name: cells, layers, surrogates, ``MinValue``.
+
+    Keras 3 and tf-keras's ``.keras`` format find them by their registered
+    names (``"keras_spiking_rnn>ALIFCell"``). tf-keras's h5 and SavedModel
+    formats look nested objects up by class name, so pass this dict to
+    ``tf_keras.models.load_model(path, custom_objects=...)`` if those fail to
+    find a class (``SpikingRNN`` adds it to its own cell's lookup already).
+
+    Returns:
+        ``{"ALIFCell": ALIFCell, ..., "MultiGaussian": surrogates.MultiGaussian, ...}``.
+
+    Example:
+        >>> model = tf_keras.models.load_model("model.h5", custom_objects=custom_objects_by_name())
+    """
+    classes = [ALIFCell, GatedSpikingCell, LIFCell, LeakyIntegratorCell, MinValue, SpikingRNN, LeakyReadout]
+    classes += [SpikeCountReadout, *surrogates._REGISTRY.values()]
+    return {cls.__name__: cls for cls in classes}

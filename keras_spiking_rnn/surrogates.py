@@ -32,8 +32,9 @@ import math
 from collections.abc import Callable
 from typing import Any, Union
 
-import keras
 import tensorflow as tf
+
+from keras_spiking_rnn._keras import keras
 
 __all__ = [
     "Surrogate",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-
+from keras_spiking_rnn._keras import keras
 from keras_spiking_rnn.cells.base import InitializerLike, LeakyCell, add_time_constant, check_number, decay
 
 

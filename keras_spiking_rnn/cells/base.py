@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_spiking_rnn import surrogates
+from keras_spiking_rnn._keras import LEGACY, keras
 
 _PACKAGE = "keras_spiking_rnn"
 InitializerLike = Any  # str, dict or keras.initializers.Initializer
@@ -82,15 +82,22 @@ def add_time_constant(
         constraint=constraint,
         trainable=trainable,
     )
-    drawn = keras.ops.convert_to_numpy(weight.value)
+    drawn = np.asarray(tf.convert_to_tensor(weight))
     if not np.all(np.isfinite(drawn)) or drawn.mean() <= min_tau:
         raise ValueError(
             f"{type(layer).__name__} '{layer.name}': `{name}_initializer` must give time constants above "
             f"min_tau={min_tau}; it gave values with mean {drawn.mean():.4g}. Time constants are in steps of dt, "
             "e.g. keras.initializers.RandomNormal(20.0, 5.0)."
         )
-    weight.assign(constraint(weight.value))
+    weight.assign(constraint(tf.convert_to_tensor(weight)))
     return weight
+
+
+def initial_batch_size(batch_size, inputs):
+    """The batch size for ``get_initial_state``: ``batch_size``, else the first axis of ``inputs`` (tf-keras)."""
+    if batch_size is None and inputs is not None:
+        return tf.shape(inputs)[0]
+    return batch_size
 
 
 def decay(dt: float, tau, dtype) -> tf.Tensor:
@@ -100,7 +107,7 @@ def decay(dt: float, tau, dtype) -> tf.Tensor:
 
 def check_step_input(layer: keras.layers.Layer, inputs) -> None:
     """Raises TypeError unless ``inputs`` is floating point (ints would fail deep in a matmul)."""
-    dtype = tf.as_dtype(keras.backend.standardize_dtype(inputs.dtype))
+    dtype = tf.as_dtype(inputs.dtype)
     if not dtype.is_floating:
         raise TypeError(
             f"{type(layer).__name__} '{layer.name}' needs floating-point inputs, got dtype {dtype.name}; "
@@ -212,8 +219,14 @@ class SpikingCell(keras.layers.Layer):
             current += self.bias
         return current
 
-    def get_initial_state(self, batch_size=None):
-        """All states at rest: one zero tensor of shape (batch_size, units) per state."""
+    def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
+        """All states at rest: one zero tensor of shape (batch_size, units) per state.
+
+        Keras 3 calls ``get_initial_state(batch_size=...)``; tf-keras calls
+        ``get_initial_state(inputs=None, batch_size=..., dtype=...)``. Both work;
+        the states are in the cell's compute dtype either way.
+        """
+        batch_size = initial_batch_size(batch_size, inputs)
         return [tf.zeros((batch_size, self.units), dtype=self.compute_dtype) for _ in self.state_names]
 
     def get_config(self) -> dict[str, Any]:
@@ -282,14 +295,14 @@ class LeakyCell(SpikingCell):
             self, "tau_m", self.units, self.tau_m_initializer, self.min_tau, self.train_time_constants
         )
 
-    def get_initial_state(self, batch_size=None):
+    def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
         """Zeros, except the potential when ``initial_potential="uniform"``: ``U[0, threshold]``."""
+        batch_size = initial_batch_size(batch_size, inputs)
         states = super().get_initial_state(batch_size)
         if self.initial_potential == "uniform":
             index = self.state_names.index("potential")
-            states[index] = keras.random.uniform(
-                (batch_size, self.units), 0.0, self.threshold, dtype=self.compute_dtype
-            )
+            uniform = tf.random.uniform if LEGACY else keras.random.uniform  # tf-keras has no keras.random
+            states[index] = uniform((batch_size, self.units), 0.0, self.threshold, dtype=self.compute_dtype)
         return states
 
     def get_config(self) -> dict[str, Any]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
 import tensorflow as tf
 
 from keras_spiking_rnn import surrogates
+from keras_spiking_rnn._keras import keras
 from keras_spiking_rnn.cells.base import SpikingCell, check_number, check_positive_int
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 import tensorflow as tf
 
+from keras_spiking_rnn._keras import keras
 from keras_spiking_rnn.cells.base import (
     InitializerLike,
     RegularizerLike,
@@ -15,6 +15,7 @@ from keras_spiking_rnn.cells.base import (
     check_positive_int,
     check_step_input,
     decay,
+    initial_batch_size,
     input_dim,
 )
 
@@ -106,8 +107,9 @@ class LeakyIntegratorCell(keras.layers.Layer):
         potential = alpha * potential + (1.0 - alpha) * current
         return potential, [potential]
 
-    def get_initial_state(self, batch_size=None):
-        """The potential at rest: zeros of shape (batch_size, units)."""
+    def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
+        """The potential at rest: zeros of shape (batch_size, units) (tf-keras also passes ``inputs``, ``dtype``)."""
+        batch_size = initial_batch_size(batch_size, inputs)
         return [tf.zeros((batch_size, self.units), dtype=self.compute_dtype)]
 
     def get_config(self) -> dict[str, Any]:
