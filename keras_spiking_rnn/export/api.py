@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_spiking_rnn._keras import keras
 from keras_spiking_rnn.export import csource
 from keras_spiking_rnn.export.convert import convert_to_int8
 from keras_spiking_rnn.export.flatbuffer import ModelInfo
@@ -165,7 +165,7 @@ def export_tflite_micro(
     state_ranges: dict[str, tuple[float, float]] | None = None,
     min_agreement: float = 0.98,
     strict: bool = False,
-    per_channel: bool = False,
+    per_channel: bool | None = None,
     test_sequences: int = 4,
     array_name: str = "g_model",
 ) -> ExportResult:
@@ -176,7 +176,10 @@ def export_tflite_micro(
     the neuron state stays in int8 resource variables between invokes, and
     ``reset()`` (TFLM's ``MicroInterpreter::Reset``) starts a new sequence.
     State ranges are measured by running ``calibration_data`` step by step
-    from rest; weights are int8 per output channel, biases int32.
+    from rest; weights are int8 (per matrix by default), biases int32. A model
+    from :func:`keras_spiking_rnn.quantization.quantize_model` keeps the ranges
+    it learned in training for every tensor it quantized (the calibration then
+    only serves the report and the converter's required pass).
 
     Files written to ``output_dir`` (all or none): ``model.tflite``,
     ``model_data.cc``/``.h`` (16-byte-aligned C array), ``model_ops.h``
@@ -194,8 +197,9 @@ def export_tflite_micro(
         state_ranges: ``{state_name: (min, max)}`` to clip states to (see ``StreamingModel.state_names()``).
         min_agreement: the top-1 agreement below which the export warns (or, if ``strict``, fails).
         strict: raise ``ExportVerificationError`` instead of warning; nothing is written then.
-        per_channel: one weight scale per output neuron (TFLite's default) instead of one per matrix (the default here:
-            on MNIST-1D ALIF, 1.24x instead of 1.42x the weight bytes in flash, a 20% smaller arena, int8
+        per_channel: one weight scale per output neuron (TFLite's default) instead of one per matrix. Default:
+            a quantization-aware model's own setting, else False (on MNIST-1D ALIF, 1.24x instead of 1.42x
+            the weight bytes in flash, a 20% smaller arena, int8
             accuracy 0.5 point lower and agreement 0.9 point higher, both within noise).
         test_sequences: how many sequences (validation, else calibration) ``test_vectors.h`` holds, with
             the TFLM interpreter's int8 output at every step, for checking firmware bit for bit.
@@ -230,6 +234,7 @@ def export_tflite_micro(
     if output_dir.exists() and not output_dir.is_dir():
         raise FileExistsError(f"`output_dir` {str(output_dir)!r} exists and is not a directory.")
 
+    per_channel = _weight_granularity(model, per_channel)
     # 1. Measure the states' ranges from rest, many sequences at a time, in float.
     batch = min(len(calibration), 256)
     probe = StreamingModel(model, length, batch_size=batch, state_ranges=state_ranges)
@@ -320,6 +325,24 @@ def export_tflite_micro(
     contents["report.json"] = json.dumps(report, indent=2) + "\n"
     _write_all(output_dir, contents)
     return result
+
+
+def _weight_granularity(model: keras.Model, per_channel: bool | None) -> bool:
+    """The export's ``per_channel``: a QAT model's weights must be quantized as they were in training."""
+    trained = {
+        bool(getattr(layer, "cell", layer).per_channel)
+        for layer in model.layers
+        if hasattr(getattr(layer, "cell", layer), "per_channel")
+    }
+    if len(trained) == 1:
+        (trained_setting,) = trained
+        if per_channel is not None and bool(per_channel) != trained_setting:
+            raise ValueError(
+                f"`per_channel={per_channel}` differs from the quantization-aware model's "
+                f"per_channel={trained_setting}: export with the weight quantization the model was trained with."
+            )
+        return trained_setting
+    return bool(per_channel) if per_channel is not None else False
 
 
 def _tflite_micro_version() -> str | None:

@@ -28,6 +28,40 @@ def representative_frames(sequences: np.ndarray) -> Iterator[list[np.ndarray]]:
             yield [np.asarray(frame, np.float32)[None]]
 
 
+def _quantize_with_ranges(
+    calibrated: bytes, ranges: dict[str, tuple[float, float]], required: list[tuple[str, ...]], per_channel: bool
+) -> bytes:
+    """Quantizes a calibrated float model with the QAT ranges in place of the calibrated ones."""
+    from tensorflow.lite.python import convert as lite_convert
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
+    found = set()
+    for tensor in model.subgraphs[0].tensors:
+        name = tensor.name.decode() if isinstance(tensor.name, bytes) else tensor.name
+        if tensor.quantization is None:
+            continue
+        # An op the converter fused with the next (ADD + RELU) names its tensor "add;Relu": the last
+        # recorded component's range (the fused op's output) applies.
+        parts = name.split(";")
+        matches = [recorded for recorded in ranges if recorded == name or recorded in parts]
+        if matches:
+            low, high = ranges[name] if name in ranges else ranges[matches[-1]]
+            tensor.quantization.min = np.array([low], np.float32)
+            tensor.quantization.max = np.array([high], np.float32)
+            found.update(matches)
+    missing = [names[0] for names in required if not found.intersection(names)]
+    if missing:
+        raise RuntimeError(f"The converted model has no tensors {missing} to take the quantization-aware ranges.")
+    return lite_convert.mlir_quantize(
+        bytes(flatbuffer_utils.convert_object_to_bytearray(model)),
+        disable_per_channel=False,
+        input_data_type=tf.int8,
+        output_data_type=tf.int8,
+        enable_variable_quantization=True,
+        disable_per_channel_for_dense_layers=not per_channel,
+    )
+
+
 def convert_to_int8(
     stream: StreamingModel, calibration: np.ndarray, per_channel: bool = True
 ) -> tuple[bytes, ModelInfo]:
@@ -56,9 +90,14 @@ def convert_to_int8(
     converter.inference_output_type = tf.int8
     if not per_channel:
         converter._experimental_disable_per_channel_quantization_for_dense_layers = True
+    ranges, required = stream.learned_tensor_ranges() if stream.quantization_aware else ({}, [])
+    if ranges:
+        converter._experimental_calibrate_only = True
     with captured_output() as log:
         try:
             flatbuffer = converter.convert()
+            if ranges:
+                flatbuffer = _quantize_with_ranges(flatbuffer, ranges, required, per_channel)
         except Exception as error:
             errors = [line for line in log.text().splitlines() if "error" in line.lower()]
             raise RuntimeError(
