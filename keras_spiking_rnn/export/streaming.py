@@ -22,7 +22,6 @@ from keras_spiking_rnn._keras import keras
 from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
 from keras_spiking_rnn.layers import LeakyReadout, SpikeCountReadout, SpikingRNN
 from keras_spiking_rnn.quantization import arithmetic
-from keras_spiking_rnn.quantization.layers import QuantizedDense, QuantizedSpikeCountReadout, QuantizeInput
 
 _PASS_THROUGH = (
     keras.layers.Dropout,
@@ -155,7 +154,7 @@ def converted_names(tensor) -> tuple[str, ...]:
         op = op.inputs[0].op
     if op.type == "Placeholder":
         return (f"serving_default_{op.name}:0",)
-    if op.type in ("AddV2", "Add", "BiasAdd") and op.inputs[0].op.type == "MatMul":
+    if op.type in ("AddV2", "Add", "BiasAdd") and op.inputs[0].op.type == "MatMul" and op.inputs[1].op.type == "Const":
         return f"{op.inputs[0].op.name};{op.name}", op.inputs[0].op.name + "1"
     if op.type == "MatMul":
         return (op.name + "1",)
@@ -227,6 +226,7 @@ class _SpikingStep(_Step):
 
     def __call__(self, x):
         cell = self.cell
+        x = self.quantize("input", x)  # a QAT model's first layer rounds the model input to its learned range
         if isinstance(cell, GatedSpikingCell):
             output, synaptic, potential = arithmetic.gated_step(
                 x,
@@ -274,13 +274,6 @@ class _SpikingStep(_Step):
         return new_spikes
 
 
-class _InputStep(_Step):
-    """The input quantizer of a QAT model: the frame fake-quantized to its learned range."""
-
-    def __call__(self, x):
-        return self.quantize("input", x)
-
-
 class _ReadoutStep(_Step):
     """LeakyReadout: ``u = alpha u + (1 - alpha)(x W + b)``; mode ``mean`` adds a running ``sum_t u_t / T``."""
 
@@ -302,6 +295,7 @@ class _ReadoutStep(_Step):
             self.total = self.accumulator("mean", cell.units)
 
     def __call__(self, x):
+        x = self.quantize("input", x)
         potential = arithmetic.readout_step(x, self.read(self.potential), self.synapse, self.alpha, self.quantize)
         self.store(self.potential, potential)
         if not self.mean:
@@ -398,16 +392,6 @@ def streaming_steps(model: keras.Model, sequence_length: int, batch_size: int = 
                 f"Layer {layer.name!r} (Bidirectional) has no streaming form: its backward direction needs the "
                 "future frames. Export a unidirectional model."
             )
-        if isinstance(layer, (QuantizedDense, QuantizedSpikeCountReadout)):
-            # Converted with their learned ranges these crash TFLM's allocator (TF 2.21, tflite-micro
-            # 0.dev20261023182759); not yet diagnosed, so refused rather than exported.
-            raise UnsupportedLayerError(
-                f"Layer {layer.name!r} ({type(layer).__name__}): exporting a quantization-aware "
-                "SpikeCountReadout or Dense is not supported yet; end the model with a LeakyReadout."
-            )
-        if isinstance(layer, QuantizeInput):
-            steps.append(_InputStep(layer.name, batch_size, layer))
-            continue
         if isinstance(layer, SpikingRNN):
             if pooled:
                 raise UnsupportedLayerError(f"Layer {layer.name!r} is recurrent but its input has no time axis.")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+
 import numpy as np
 
 from keras_spiking_rnn.export.capture import captured_output
@@ -79,15 +84,67 @@ class TFLMModel:
         return log.text()
 
 
-def _allocates(flatbuffer: bytes, arena_size: int) -> bool:
-    runtime = _runtime()
-    with captured_output():
+# Probes allocation in a child process: for some too-small arena sizes the Python TFLM interpreter crashes
+# (SIGSEGV) instead of reporting failure (seen with tflite-micro 0.dev20261023182759 on a SpikeCountReadout +
+# Dense model at 16, 256 and 4096 bytes), which must not take the caller's process down.
+_PROBE = """
+import sys
+from tflite_micro.python.tflite_micro import runtime
+flatbuffer = open(sys.argv[1], "rb").read()
+for line in sys.stdin:
+    size = int(line)
+    try:
+        runtime.Interpreter.from_bytes(flatbuffer, arena_size=size).reset()
+        answer = 1
+    except RuntimeError:
+        answer = 0
+    print("KSR_ARENA", size, answer, flush=True)
+"""
+
+
+class _AllocationProbe:
+    """A child process that answers "does the model allocate in N bytes?"; restarted after a crash."""
+
+    def __init__(self, flatbuffer: bytes):
+        _runtime()  # a clear ImportError here rather than in the child
+        self.directory = tempfile.TemporaryDirectory(prefix="ksr_arena_")
+        self.path = os.path.join(self.directory.name, "model.tflite")
+        with open(self.path, "wb") as file:
+            file.write(flatbuffer)
+        self.child: subprocess.Popen | None = None
+
+    def __enter__(self) -> _AllocationProbe:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop()
+        self.directory.cleanup()
+
+    def _stop(self) -> None:
+        if self.child is not None:
+            self.child.kill()
+            self.child.wait()
+            self.child = None
+
+    def allocates(self, arena_size: int) -> bool:
+        if self.child is None:
+            self.child = subprocess.Popen(
+                [sys.executable, "-c", _PROBE, self.path],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
         try:
-            interpreter = runtime.Interpreter.from_bytes(flatbuffer, arena_size=arena_size)
-        except RuntimeError:
-            return False
-        interpreter.reset()
-    return True
+            self.child.stdin.write(f"{arena_size}\n")
+            self.child.stdin.flush()
+            for line in self.child.stdout:
+                if line.startswith("KSR_ARENA "):
+                    return line.split()[2] == "1"
+        except BrokenPipeError:
+            pass
+        self._stop()  # the child crashed on this size: it does not allocate there
+        return False
 
 
 def smallest_arena(flatbuffer: bytes, upper: int = 1 << 20, granularity: int = 16) -> int:
@@ -97,13 +154,14 @@ def smallest_arena(flatbuffer: bytes, upper: int = 1 << 20, granularity: int = 1
     accessor for the arena's used bytes. The figure is for this host (64-bit pointers); a 32-bit
     microcontroller needs somewhat less.
     """
-    if not _allocates(flatbuffer, upper):
-        raise RuntimeError(f"TFLite Micro cannot allocate the model in {upper} bytes of arena.")
-    low, high = 0, upper // granularity  # allocates at high * granularity, not at low * granularity
-    while high - low > 1:
-        middle = (low + high) // 2
-        if _allocates(flatbuffer, middle * granularity):
-            high = middle
-        else:
-            low = middle
+    with _AllocationProbe(flatbuffer) as probe:
+        if not probe.allocates(upper):
+            raise RuntimeError(f"TFLite Micro cannot allocate the model in {upper} bytes of arena.")
+        low, high = 0, upper // granularity  # allocates at high * granularity, not at low * granularity
+        while high - low > 1:
+            middle = (low + high) // 2
+            if probe.allocates(middle * granularity):
+                high = middle
+            else:
+                low = middle
     return high * granularity

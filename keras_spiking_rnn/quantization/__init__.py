@@ -18,12 +18,10 @@ from keras_spiking_rnn.quantization.layers import (
     QuantizedLIFCell,
     QuantizedSpikeCountReadout,
     QuantizedSpikingRNN,
-    QuantizeInput,
 )
 from keras_spiking_rnn.quantization.model import is_quantized, quantize_model
 
 __all__ = [
-    "QuantizeInput",
     "QuantizedALIFCell",
     "QuantizedDense",
     "QuantizedGatedSpikingCell",

@@ -18,14 +18,27 @@ import tensorflow as tf
 _TINY = 1e-6  # the smallest range width: keeps the int8 scale positive for a tensor that is always 0
 
 
+def _round_half_away(v):
+    return tf.sign(v) * tf.floor(tf.abs(v) + 0.5)
+
+
 def fake_quant(x, low, high) -> tf.Tensor:
     """``x`` rounded to the 256-level int8 grid of ``[low, high]`` (nudged so that 0 is on the grid).
 
-    ``low`` and ``high`` are scalars; they get no gradient. The range is widened to include 0.
+    Rounds as TFLite Micro's int8 kernels requantize (``MultiplyByQuantizedMultiplier``: to nearest, ties
+    away from zero, before the zero point is added); ``tf.quantization.fake_quant_with_min_max_vars``
+    rounds ties up instead, which disagrees with the microcontroller on every negative tie.
+    ``low`` and ``high`` are scalars; they get no gradient. The range is widened to include 0. The gradient
+    passes straight through inside the range and is 0 outside it.
     """
+    x = tf.convert_to_tensor(x)
     low = tf.minimum(tf.stop_gradient(tf.cast(low, x.dtype)), 0.0)
     high = tf.maximum(tf.stop_gradient(tf.cast(high, x.dtype)), low + _TINY)
-    return tf.quantization.fake_quant_with_min_max_vars(x, low, high, num_bits=8)
+    scale = (high - low) / 255.0
+    zero_point = tf.clip_by_value(_round_half_away(-128.0 - low / scale), -128.0, 127.0)
+    steps = tf.clip_by_value(_round_half_away(x / scale), -128.0 - zero_point, 127.0 - zero_point)
+    inside = tf.cast((x >= (-128.0 - zero_point) * scale) & (x <= (127.0 - zero_point) * scale), x.dtype)
+    return x * inside + tf.stop_gradient(steps * scale - x * inside)
 
 
 def quantize_constant(c) -> tf.Tensor:
@@ -34,15 +47,37 @@ def quantize_constant(c) -> tf.Tensor:
     return fake_quant(c, tf.reduce_min(c), tf.reduce_max(c))
 
 
+def weight_scale(w, per_channel: bool = False) -> tf.Tensor:
+    """The converter's int8 step for a FULLY_CONNECTED weight matrix (inputs, outputs): ``max|w| / 127``,
+    a scalar or (``per_channel``) one per output column. No gradient."""
+    bound = tf.reduce_max(tf.abs(w), axis=0) if per_channel else tf.reduce_max(tf.abs(w))
+    return tf.maximum(tf.stop_gradient(bound), _TINY) / 127.0
+
+
 def quantize_weights(w, per_channel: bool = False) -> tf.Tensor:
     """A FULLY_CONNECTED weight matrix ``(inputs, outputs)`` as the converter stores it: symmetric int8 in
     ``[-127, 127]`` with scale ``max|w| / 127``, per matrix or (``per_channel``) per output column."""
     w = tf.convert_to_tensor(w)
+    bound = weight_scale(w, per_channel) * 127.0
     if per_channel:
-        bound = tf.maximum(tf.stop_gradient(tf.reduce_max(tf.abs(w), axis=0)), _TINY)
         return tf.quantization.fake_quant_with_min_max_vars_per_channel(w, -bound, bound, num_bits=8, narrow_range=True)
-    bound = tf.maximum(tf.stop_gradient(tf.reduce_max(tf.abs(w))), _TINY)
     return tf.quantization.fake_quant_with_min_max_vars(w, -bound, bound, num_bits=8, narrow_range=True)
+
+
+def quantize_bias(b, step) -> tf.Tensor:
+    """A bias as the converter stores it: int32 in units of ``input scale * weight scale``, rounded half away
+    from zero. Without this, a unit whose input is all zeros (bias only) can round one way in training and
+    the other on the microcontroller. Gradient: straight through."""
+    units = b / step
+    rounded = tf.sign(units) * tf.floor(tf.abs(units) + 0.5) * step
+    return b + tf.stop_gradient(rounded - b)
+
+
+def range_scale(low, high) -> tf.Tensor:
+    """The int8 step of the range ``[low, high]`` as ``fake_quant`` widens it (to include 0)."""
+    low = tf.minimum(tf.cast(low, tf.float32), 0.0)
+    high = tf.maximum(tf.cast(high, tf.float32), low + _TINY)
+    return tf.stop_gradient((high - low) / 255.0)
 
 
 class SiteRanges:
@@ -88,6 +123,13 @@ class SiteRanges:
         keep = self.decay * self.ready
         self.ranges.assign(keep * self.ranges + (1.0 - keep) * batch)
         self.ready.assign(tf.ones_like(self.ready))
+
+    def range_of(self, site: str):
+        """The current (min, max) of ``site``, as tensors (fixed sites: constants)."""
+        if site in self.fixed:
+            return self.fixed[site]
+        i = self.index[site]
+        return self.ranges[i, 0], self.ranges[i, 1]
 
     def update_from(self, observed: dict[str, tuple[tf.Tensor, tf.Tensor]]) -> None:
         """``update`` from the extremes ``quantizer`` collected (sites not seen keep their range)."""

@@ -22,7 +22,15 @@ from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorC
 from keras_spiking_rnn.cells.base import decay
 from keras_spiking_rnn.layers import LeakyReadout, SpikeCountReadout, SpikingRNN
 from keras_spiking_rnn.quantization import arithmetic
-from keras_spiking_rnn.quantization.fake_quant import SiteRanges, fake_quant, quantize_constant, quantize_weights
+from keras_spiking_rnn.quantization.fake_quant import (
+    SiteRanges,
+    fake_quant,
+    quantize_bias,
+    quantize_constant,
+    quantize_weights,
+    range_scale,
+    weight_scale,
+)
 
 _PACKAGE = "keras_spiking_rnn"
 RANGE_DECAY = 0.99  # per batch; 0.99 follows a fine-tuning run of a few hundred batches
@@ -38,22 +46,39 @@ class _QuantizedCell:
     """Mixin for a cell: fake-quantized step, plus a last state (batch, 2 * tracked sites) of the extremes
     seen by each site during the sequence, from which the layer updates the ranges once per batch."""
 
-    def __init__(self, *args: Any, per_channel: bool = False, range_decay: float = RANGE_DECAY, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        per_channel: bool = False,
+        range_decay: float = RANGE_DECAY,
+        input_range: tuple[float, float] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.per_channel = bool(per_channel)
         self.range_decay = _check_decay(range_decay)
-        tracked = [site for site in self.quantized_sites() if site not in self.fixed_ranges()]
+        # The int8 range of the inputs when an upstream layer fixes it (spikes: [0, 1]); None: the inputs are
+        # the model's, and this cell rounds them to a range it tracks (site "input").
+        self.input_range = None if input_range is None else (float(input_range[0]), float(input_range[1]))
+        tracked = [site for site in self.all_sites() if site not in self.fixed_ranges()]
         self.state_size = list(self.state_size) + [2 * len(tracked)]
 
     def quantized_sites(self) -> tuple[str, ...]:
         raise NotImplementedError
+
+    def all_sites(self) -> tuple[str, ...]:
+        return (("input",) if self.input_range is None else ()) + tuple(self.quantized_sites())
+
+    def input_scale(self):
+        """The int8 step of this cell's inputs (the bias is stored in units of it times the weights')."""
+        return range_scale(*(self.input_range or self.site_ranges.range_of("input")))
 
     def fixed_ranges(self) -> dict[str, tuple[float, float]]:
         return {}
 
     def build(self, input_shape) -> None:
         super().build(input_shape)
-        self.site_ranges = SiteRanges(self, self.quantized_sites(), self.fixed_ranges(), self.range_decay)
+        self.site_ranges = SiteRanges(self, self.all_sites(), self.fixed_ranges(), self.range_decay)
 
     def get_initial_state(self, batch_size=None, **kwargs):
         states = list(super().get_initial_state(batch_size=batch_size, **kwargs))
@@ -62,8 +87,13 @@ class _QuantizedCell:
 
     def synapse(self, scale, columns=slice(None)) -> arithmetic.Synapse:
         """The weights as the int8 model holds them: ``(1 - alpha)`` folded in, then fake-quantized."""
-        kernel = quantize_weights(self.kernel[:, columns] * scale, self.per_channel)
-        bias = None if self.bias is None else self.bias[columns] * scale
+        kernel = self.kernel[:, columns] * scale
+        bias = None
+        if self.bias is not None:
+            bias = quantize_bias(
+                self.bias[columns] * scale, self.input_scale() * weight_scale(kernel, self.per_channel)
+            )
+        kernel = quantize_weights(kernel, self.per_channel)
         recurrent = None
         if self.recurrent_kernel is not None:
             recurrent = quantize_weights(self.recurrent_kernel[:, columns] * scale, self.per_channel)
@@ -73,6 +103,8 @@ class _QuantizedCell:
         *states, extremes = states
         observed: dict[str, tuple[tf.Tensor, tf.Tensor]] = {}
         quantize = self.site_ranges.quantizer(observed, axis=-1)
+        if self.input_range is None:
+            inputs = quantize("input", inputs)
         output, new_states = self.quantized_step(inputs, states, quantize)
         sites = self.site_ranges.sites
         previous = tf.reshape(extremes, (-1, len(sites), 2))
@@ -92,7 +124,8 @@ class _QuantizedCell:
         return self.site_ranges.learned()
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "per_channel": self.per_channel, "range_decay": self.range_decay}
+        config = {"per_channel": self.per_channel, "range_decay": self.range_decay, "input_range": self.input_range}
+        return {**super().get_config(), **config}
 
 
 def _spike_function(surrogate):
@@ -204,8 +237,11 @@ class QuantizedLeakyIntegratorCell(_QuantizedCell, LeakyIntegratorCell):
         return arithmetic.READOUT_SITES
 
     def synapse(self, scale, columns=slice(None)) -> arithmetic.Synapse:
-        kernel = quantize_weights(self.kernel * scale, self.per_channel)
-        return arithmetic.Synapse(kernel, None if self.bias is None else self.bias * scale)
+        kernel = self.kernel * scale
+        bias = None
+        if self.bias is not None:
+            bias = quantize_bias(self.bias * scale, self.input_scale() * weight_scale(kernel, self.per_channel))
+        return arithmetic.Synapse(quantize_weights(kernel, self.per_channel), bias)
 
     def quantized_step(self, inputs, states, quantize):
         (potential,) = states
@@ -366,41 +402,7 @@ class QuantizedDense(keras.layers.Dense):
         return {**super().get_config(), "per_channel": self.per_channel, "range_decay": self.range_decay}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class QuantizeInput(keras.layers.Layer):
-    """The model's input rounded to int8 over a tracked range: the int8 model's input quantization.
-
-    Input and output: (batch, timesteps, features).
-    """
-
-    calibrating = False
-
-    def __init__(self, range_decay: float = RANGE_DECAY, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.range_decay = _check_decay(range_decay)
-
-    def build(self, input_shape):
-        self.site_ranges = SiteRanges(self, ("input",), {}, self.range_decay)
-
-    def call(self, inputs, training=False):
-        observed: dict[str, tuple[tf.Tensor, tf.Tensor]] = {}
-        outputs = self.site_ranges.quantizer(observed)("input", inputs)
-        if training or self.calibrating:
-            self.site_ranges.update_from(observed)
-        return outputs
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def learned_ranges(self) -> dict[str, tuple[float, float]]:
-        return self.site_ranges.learned()
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "range_decay": self.range_decay}
-
-
 __all__ = [
-    "QuantizeInput",
     "QuantizedALIFCell",
     "QuantizedDense",
     "QuantizedGatedSpikingCell",

@@ -18,20 +18,21 @@ from keras_spiking_rnn.quantization.layers import (
     QuantizedLIFCell,
     QuantizedSpikeCountReadout,
     QuantizedSpikingRNN,
-    QuantizeInput,
 )
 
 _CELLS = {LIFCell: QuantizedLIFCell, ALIFCell: QuantizedALIFCell, GatedSpikingCell: QuantizedGatedSpikingCell}
-_QUANTIZED = (QuantizeInput, QuantizedSpikingRNN, QuantizedLeakyReadout, QuantizedSpikeCountReadout, QuantizedDense)
+_QUANTIZED = (QuantizedSpikingRNN, QuantizedLeakyReadout, QuantizedSpikeCountReadout, QuantizedDense)
 
 
 def is_quantized(model: keras.Model) -> bool:
-    """Whether ``model`` was made by :func:`quantize_model` (it starts with a ``QuantizeInput`` layer)."""
-    return any(isinstance(layer, QuantizeInput) for layer in model.layers)
+    """Whether ``model`` was made by :func:`quantize_model` (it has quantization-aware layers)."""
+    return any(isinstance(layer, _QUANTIZED) for layer in model.layers)
 
 
-def _quantized_layer(layer: keras.layers.Layer, per_channel: bool, range_decay: float) -> keras.layers.Layer:
-    options = {"per_channel": per_channel, "range_decay": range_decay}
+def _quantized_layer(
+    layer: keras.layers.Layer, per_channel: bool, range_decay: float, input_range: tuple[float, float] | None
+) -> keras.layers.Layer:
+    options = {"per_channel": per_channel, "range_decay": range_decay, "input_range": input_range}
     if isinstance(layer, SpikingRNN):
         cell_class = _CELLS.get(type(layer.cell))
         if cell_class is None:
@@ -48,7 +49,9 @@ def _quantized_layer(layer: keras.layers.Layer, per_channel: bool, range_decay: 
     if isinstance(layer, SpikeCountReadout):
         return QuantizedSpikeCountReadout.from_config(layer.get_config())
     if type(layer) is keras.layers.Dense:
-        return QuantizedDense.from_config({**layer.get_config(), **options})
+        return QuantizedDense.from_config(
+            {**layer.get_config(), "per_channel": per_channel, "range_decay": range_decay}
+        )
     return type(layer).from_config(layer.get_config())  # Dropout and other inference no-ops
 
 
@@ -145,10 +148,16 @@ def quantize_model(
                 "layers that do nothing at inference."
             )
     input_shape = tuple(model.inputs[0].shape[1:])
-    quantized = [_quantized_layer(layer, bool(per_channel), range_decay) for layer in layers]
-    qat = keras.Sequential(
-        [keras.Input(input_shape), QuantizeInput(range_decay=range_decay), *quantized], name=model.name + "_qat"
-    )
+    quantized = []
+    input_range = None  # the first layer rounds the model's input to a range it learns
+    for layer in layers:
+        quantized.append(_quantized_layer(layer, bool(per_channel), range_decay, input_range))
+        if isinstance(layer, SpikingRNN):  # what the next layer receives, on a grid fixed by this one
+            cell = layer.cell
+            input_range = (0.0, cell.levels * cell.threshold) if isinstance(cell, GatedSpikingCell) else (0.0, 1.0)
+        elif not isinstance(layer, keras.layers.Dropout):
+            input_range = None
+    qat = keras.Sequential([keras.Input(input_shape), *quantized], name=model.name + "_qat")
     for old, new in zip(layers, quantized):
         _copy_weights(old, new)
     if calibration_data is not None:
