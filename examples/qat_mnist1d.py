@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--per-channel", action="store_true", help="one weight scale per output neuron")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fine-tuning's shuffling")
     args = parser.parse_args(argv)
+    keras.utils.set_random_seed(args.seed)
     results_file = args.model.parent / "results.json"
     window = json.loads(results_file.read_text())["window"] if results_file.exists() else 8
     (x_train, y_train), (x_test, y_test) = load_mnist1d()
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
         "epochs": args.epochs,
         "lr": args.lr,
         "per_channel": args.per_channel,
+        "seed": args.seed,
         "float_accuracy": float_accuracy,
         "qat_accuracy_before_fit": before,
         "qat_accuracy": result.verification.float_accuracy,

@@ -174,3 +174,76 @@ def test_errors_name_the_problem(data, tmp_path):
     calibrated = quantize_model(small_model(), calibration_data=x[:16])
     with pytest.raises(ValueError, match="per_channel"):
         export_tflite_micro(calibrated, x[:16], tmp_path / "pc", per_channel=True)
+
+
+# --- TFLM's integer requantization, against the real TFLM interpreter ----------------------------------------
+
+
+def _int8_model(function, shapes, rng):
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [tf.function(function, input_signature=[tf.TensorSpec(s, tf.float32) for s in shapes]).get_concrete_function()]
+    )
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: (
+        [rng.normal(size=s).astype(np.float32) * (i + 1) for i, s in enumerate(shapes)] for _ in range(50)
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = True  # the export's default
+    return converter.convert()
+
+
+def _tflm_outputs(flatbuffer, inputs):
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(flatbuffer, arena_size=1 << 16)
+    for i, x in enumerate(inputs):
+        interpreter.set_input(x, i)
+    interpreter.invoke()
+    return interpreter.get_output(0)
+
+
+def test_requantization_matches_tflm_mul_bit_for_bit():
+    pytest.importorskip("tflite_micro")
+    from keras_spiking_rnn.quantization.fake_quant import tflm_rescale
+
+    rng = np.random.default_rng(3)
+    flatbuffer = _int8_model(lambda a, b: a * b, [(1, 256), (1, 256)], rng)
+    lite = tf.lite.Interpreter(model_content=flatbuffer)
+    (sa, za), (sb, zb) = [d["quantization"] for d in lite.get_input_details()]
+    so, zo = lite.get_output_details()[0]["quantization"]
+    mismatched_by_float_rounding = 0
+    for _ in range(20):
+        a, b = (rng.integers(-128, 128, (1, 256)).astype(np.int8) for _ in range(2))
+        got = _tflm_outputs(flatbuffer, [a, b])
+        accumulator = (a.astype(np.float64) - za) * (b.astype(np.float64) - zb)
+        steps = tflm_rescale(tf.constant(accumulator), np.float64(sa) * np.float64(sb) / np.float64(so)).numpy()
+        np.testing.assert_array_equal(np.clip(steps + zo, -128, 127), got)
+        exact = np.clip(np.sign(accumulator) * np.floor(np.abs(accumulator * sa * sb / so) + 0.5) + zo, -128, 127)
+        mismatched_by_float_rounding += int(np.sum(exact != got))
+    assert mismatched_by_float_rounding > 0  # rounding once would not be enough: the double rounding matters
+
+
+def test_requantization_matches_tflm_fully_connected_bit_for_bit():
+    pytest.importorskip("tflite_micro")
+    from keras_spiking_rnn.quantization.fake_quant import tflm_rescale
+
+    rng = np.random.default_rng(4)
+    kernel = rng.normal(size=(64, 32)).astype(np.float32) * 0.2
+    bias = rng.normal(size=(32,)).astype(np.float32) * 0.1
+    flatbuffer = _int8_model(lambda x: tf.matmul(x, kernel) + bias, [(1, 64)], rng)
+    lite = tf.lite.Interpreter(model_content=flatbuffer)
+    lite.allocate_tensors()
+    sx, zx = lite.get_input_details()[0]["quantization"]
+    so, zo = lite.get_output_details()[0]["quantization"]
+    tensors = {d["index"]: d for d in lite.get_tensor_details()}
+    op = next(o for o in lite._get_ops_details() if o["op_name"] == "FULLY_CONNECTED")
+    weights, biases = (lite.get_tensor(i) for i in op["inputs"][1:3])
+    sw = tensors[op["inputs"][1]]["quantization"][0]
+    for _ in range(20):
+        x = rng.integers(-128, 128, (1, 64)).astype(np.int8)
+        got = _tflm_outputs(flatbuffer, [x])
+        accumulator = (x.astype(np.float64) - zx) @ weights.T.astype(np.float64) + biases
+        steps = tflm_rescale(tf.constant(accumulator), np.float64(sx) * np.float64(sw) / np.float64(so)).numpy()
+        np.testing.assert_array_equal(np.clip(steps + zo, -128, 127), got)

@@ -105,7 +105,7 @@ class _Step(tf.Module):
         self.sites: dict[str, tuple[float, float]] = learned_ranges(layer) if layer is not None else {}
         self.recorder: _Recorder | None = None  # shared with the StreamingModel, which reads it after tracing
 
-    def quantize(self, site: str, tensor):
+    def quantize(self, site: str, tensor, operation=None):
         """In a QAT model, notes the range learned for ``site`` under the name the converter will give the tensor
         (see ``StreamingModel.learned_tensor_ranges``); returns ``tensor`` unchanged."""
         bounds = self.sites.get(site)

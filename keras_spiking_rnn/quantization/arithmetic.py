@@ -13,6 +13,11 @@ roundings as the microcontroller. Every elementary op's result passes through
 * in the export of a quantization-aware model it fake-quantizes to the learned
   range, which the TFLite converter adopts as the int8 tensor's scale.
 
+A spike compares the *margin* ``potential - threshold`` with 0 (a SUB, then GREATER against the
+constant 0) rather than the potential with the threshold: TFLM's int8 GREATER rescales two operands of
+different scales with its own rounding, so a potential that equals the threshold on the int8 grid could
+compare either way, while the rounding of SUB is the one training reproduces.
+
 The parameters (``kernel`` ...) arrive as the int8 model will hold them: the
 ``(1 - alpha)`` factor folded into the synaptic weights, and, in training,
 already fake-quantized as the converter quantizes constants.
@@ -27,7 +32,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-Quantizer = Callable[[str, tf.Tensor], tf.Tensor]
+Quantizer = Callable[..., tf.Tensor]  # quantize(site, tensor, operation=None) -> tensor
 SpikeFunction = Callable[[tf.Tensor, Any], tf.Tensor]  # (potential, threshold) -> 0/1 spikes
 
 # Output ranges that TFLite's int8 kernels fix, whatever the calibration: LOGISTIC and SOFTMAX output
@@ -36,7 +41,7 @@ SIGMOID_RANGE = (0.0, 255.0 / 256.0)
 TANH_RANGE = (-1.0, 127.0 / 128.0)
 
 # The sites each layer quantizes, in computation order.
-LEAKY_SITES = ("input_current", "recurrent_current", "current", "potential_decay", "potential")
+LEAKY_SITES = ("input_current", "recurrent_current", "current", "potential_decay", "potential", "margin")
 ALIF_SITES = (
     "input_current",
     "recurrent_current",
@@ -59,6 +64,7 @@ LIF_SUBTRACT_SITES = (
     "potential_input",
     "reset",
     "potential",
+    "margin",
 )
 GATED_SITES = (
     "forget_input",
@@ -75,6 +81,7 @@ GATED_SITES = (
     "synaptic",
     "potential_input",
     "potential",
+    "levels",
     "output",
 )
 READOUT_SITES = ("current", "potential_decay", "potential")  # one FULLY_CONNECTED: its output is the current
@@ -100,10 +107,12 @@ def synaptic_current(x, previous, synapse: Synapse, quantize: Quantizer, prefix:
     current = tf.matmul(x, synapse.kernel)
     if synapse.bias is not None:
         current = current + synapse.bias
+    inputs = ("fc", x, synapse.kernel, synapse.bias)
     if synapse.recurrent is None:
-        return quantize(names[2], current)  # one FULLY_CONNECTED: its output is the current
-    current = quantize(names[0], current)
-    recurrent = quantize(names[1], tf.matmul(previous, synapse.recurrent))
+        return quantize(names[2], current, inputs)  # one FULLY_CONNECTED: its output is the current
+    current = quantize(names[0], current, inputs)
+    recurrent = tf.matmul(previous, synapse.recurrent)
+    recurrent = quantize(names[1], recurrent, ("fc", previous, synapse.recurrent, None))
     return quantize(names[2], current + recurrent)
 
 
@@ -126,13 +135,17 @@ def lif_step(x, potential, spikes, synapse: Synapse, alpha, threshold, reset: st
         ``(spikes, potential)``, each (batch, units).
     """
     current = synaptic_current(x, spikes, synapse, quantize)
-    decayed = quantize("potential_decay", alpha * potential)
+    decayed = quantize("potential_decay", alpha * potential, ("mul", alpha, potential))
     if reset == "zero":
-        potential = quantize("potential", tf.where(spikes > 0.5, tf.zeros_like(decayed), decayed) + current)
+        # SELECT_V2 keeps its input's scale; naming its output as the same site keeps the converter from
+        # calibrating it and imposing that range on the product instead.
+        kept = quantize("potential_decay", tf.where(spikes > 0.5, tf.zeros_like(decayed), decayed))
+        potential = quantize("potential", kept + current)
     else:
         potential = quantize("potential_input", decayed + current)
-        potential = quantize("potential", potential - quantize("reset", threshold * spikes))
-    return spike(potential, threshold), potential
+        reset_by = quantize("reset", threshold * spikes, ("mul", threshold, spikes))
+        potential = quantize("potential", potential - reset_by)
+    return spike(quantize("margin", potential - threshold), 0.0), potential
 
 
 def alif_step(x, potential, eta, spikes, synapse: Synapse, alpha, rho, rise, threshold, quantize: Quantizer, spike):
@@ -142,13 +155,12 @@ def alif_step(x, potential, eta, spikes, synapse: Synapse, alpha, rho, rise, thr
         ``(spikes, potential, adaptation)``, each (batch, units).
     """
     current = synaptic_current(x, spikes, synapse, quantize)
-    eta = quantize("adaptation", quantize("adaptation_decay", rho * eta) + quantize("adaptation_rise", rise * spikes))
+    kept = quantize("adaptation_decay", rho * eta, ("mul", rho, eta))
+    eta = quantize("adaptation", kept + quantize("adaptation_rise", rise * spikes, ("mul", rise, spikes)))
     theta = quantize("threshold", threshold + eta)
-    decayed = quantize("potential_decay", alpha * potential)
+    decayed = quantize("potential_decay", alpha * potential, ("mul", alpha, potential))
     potential = quantize("potential_input", decayed + current)
-    potential = quantize("potential", potential - quantize("reset", theta * spikes))
-    # The spike compares the margin with 0: the converter refuses, in a quantization-aware model, an int8
-    # comparison of two computed tensors on different scales.
+    potential = quantize("potential", potential - quantize("reset", theta * spikes, ("mul", theta, spikes)))
     return spike(quantize("margin", potential - theta), 0.0), potential, eta
 
 
@@ -164,23 +176,27 @@ def gated_step(x, synaptic, potential, output, forget: Synapse, candidate: Synap
     """
     gate = quantize("forget", tf.sigmoid(synaptic_current(x, output, forget, quantize, "forget_")))
     cand = quantize("candidate", tf.nn.relu(synaptic_current(x, output, candidate, quantize, "candidate_")))
-    kept = quantize("kept", gate * synaptic)
-    admitted = quantize("admitted", quantize("complement", 1.0 - gate) * cand)
+    kept = quantize("kept", gate * synaptic, ("mul", gate, synaptic))
+    complement = quantize("complement", 1.0 - gate)
+    admitted = quantize("admitted", complement * cand, ("mul", complement, cand))
     synaptic = quantize("synaptic", kept + admitted)
     potential = quantize("potential", quantize("potential_input", potential + synaptic) - output)
-    new_output = quantize("output", tf.reduce_sum(level_outputs(potential), axis=-1))
+    levels = quantize("levels", level_outputs(potential))  # SELECT_V2: on the grid of the level heights
+    new_output = quantize("output", tf.reduce_sum(levels, axis=-1), ("sum", levels))
     return new_output, synaptic, potential
 
 
 def readout_step(x, potential, synapse: Synapse, alpha, quantize: Quantizer):
     """One leaky-integrator step, ``u = alpha u + x @ kernel' + bias'``; returns the new potential."""
     current = synaptic_current(x, None, synapse, quantize)
-    return quantize("potential", quantize("potential_decay", alpha * potential) + current)
+    decayed = quantize("potential_decay", alpha * potential, ("mul", alpha, potential))
+    return quantize("potential", decayed + current)
 
 
 def running_mean_step(total, value, inverse_length, quantize: Quantizer):
     """``total + value / T``, the running mean of a sequence of length ``T``."""
-    return quantize("mean", total + quantize("scaled", inverse_length * value))
+    scaled = quantize("scaled", inverse_length * value, ("mul", inverse_length, value))
+    return quantize("mean", total + scaled)
 
 
 def gated_potential_range(cell) -> tuple[float, float]:

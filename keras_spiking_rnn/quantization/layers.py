@@ -24,7 +24,6 @@ from keras_spiking_rnn.layers import LeakyReadout, SpikeCountReadout, SpikingRNN
 from keras_spiking_rnn.quantization import arithmetic
 from keras_spiking_rnn.quantization.fake_quant import (
     SiteRanges,
-    fake_quant,
     quantize_bias,
     quantize_constant,
     quantize_weights,
@@ -85,19 +84,23 @@ class _QuantizedCell:
         batch = tf.shape(states[0])[0]
         return states + [tf.zeros((batch, self.state_size[-1]), dtype=self.compute_dtype)]
 
-    def synapse(self, scale, columns=slice(None)) -> arithmetic.Synapse:
-        """The weights as the int8 model holds them: ``(1 - alpha)`` folded in, then fake-quantized."""
+    def synapse(self, quantize, scale, columns=slice(None)) -> arithmetic.Synapse:
+        """The weights as the int8 model holds them: ``(1 - alpha)`` folded in, then quantized (registered
+        with ``quantize`` so that the products are requantized as TFLM does)."""
         kernel = self.kernel[:, columns] * scale
         bias = None
         if self.bias is not None:
             bias = quantize_bias(
                 self.bias[columns] * scale, self.input_scale() * weight_scale(kernel, self.per_channel)
             )
-        kernel = quantize_weights(kernel, self.per_channel)
+        kernel = quantize.weights(kernel, self.per_channel)
         recurrent = None
-        if self.recurrent_kernel is not None:
-            recurrent = quantize_weights(self.recurrent_kernel[:, columns] * scale, self.per_channel)
+        if getattr(self, "recurrent_kernel", None) is not None:
+            recurrent = quantize.weights(self.recurrent_kernel[:, columns] * scale, self.per_channel)
         return arithmetic.Synapse(kernel, bias, recurrent)
+
+    # The site whose grid each state is stored on (None: spikes, exactly 0 or 1 on the grid of [0, 1]).
+    state_sites: tuple[str | None, ...] = ()
 
     def call(self, inputs, states, training=None):
         *states, extremes = states
@@ -105,6 +108,10 @@ class _QuantizedCell:
         quantize = self.site_ranges.quantizer(observed, axis=-1)
         if self.input_range is None:
             inputs = quantize("input", inputs)
+        else:
+            quantize.register(inputs, self.input_scale())
+        for state, site in zip(states, self.state_sites):
+            quantize.register(state, range_scale(*self.site_ranges.range_of(site)) if site else 1.0 / 255.0)
         output, new_states = self.quantized_step(inputs, states, quantize)
         sites = self.site_ranges.sites
         previous = tf.reshape(extremes, (-1, len(sites), 2))
@@ -128,13 +135,23 @@ class _QuantizedCell:
         return {**super().get_config(), **config}
 
 
-def _spike_function(surrogate):
-    return lambda potential, threshold: surrogate(potential - threshold)
+def _spike_function(surrogate, quantize):
+    """Spikes from the margin ``potential - threshold`` (threshold 0 here, see ``arithmetic``): forward, TFLM's
+    int8 comparison with 0; backward, the surrogate's gradient."""
+
+    def spike(margin, threshold):
+        smooth = surrogate(margin - threshold)
+        exact = tf.cast(quantize.positive(margin), smooth.dtype)
+        return smooth + tf.stop_gradient(exact - smooth)
+
+    return spike
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class QuantizedLIFCell(_QuantizedCell, LIFCell):
     """:class:`~keras_spiking_rnn.LIFCell` computed as its int8 TFLite Micro model computes it."""
+
+    state_sites = ("potential", None)
 
     def quantized_sites(self):
         return arithmetic.LEAKY_SITES if self.reset == "zero" else arithmetic.LIF_SUBTRACT_SITES
@@ -146,12 +163,12 @@ class QuantizedLIFCell(_QuantizedCell, LIFCell):
             inputs,
             potential,
             spikes,
-            self.synapse(1.0 - alpha),
-            quantize_constant(alpha),
-            self.threshold,
+            self.synapse(quantize, 1.0 - alpha),
+            quantize.constant(alpha),
+            quantize.constant(self.threshold),
             self.reset,
             quantize,
-            _spike_function(self.surrogate),
+            _spike_function(self.surrogate, quantize),
         )
         return spikes, [potential, spikes]
 
@@ -159,6 +176,8 @@ class QuantizedLIFCell(_QuantizedCell, LIFCell):
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class QuantizedALIFCell(_QuantizedCell, ALIFCell):
     """:class:`~keras_spiking_rnn.ALIFCell` computed as its int8 TFLite Micro model computes it."""
+
+    state_sites = ("potential", "adaptation", None)
 
     def quantized_sites(self):
         return arithmetic.ALIF_SITES
@@ -172,13 +191,13 @@ class QuantizedALIFCell(_QuantizedCell, ALIFCell):
             potential,
             eta,
             spikes,
-            self.synapse(1.0 - alpha),
-            quantize_constant(alpha),
-            quantize_constant(rho),
-            quantize_constant(self.adaptation * (1.0 - rho)),
+            self.synapse(quantize, 1.0 - alpha),
+            quantize.constant(alpha),
+            quantize.constant(rho),
+            quantize.constant(self.adaptation * (1.0 - rho)),
             self.threshold,
             quantize,
-            _spike_function(self.surrogate),
+            _spike_function(self.surrogate, quantize),
         )
         return spikes, [potential, eta, spikes]
 
@@ -192,6 +211,8 @@ class QuantizedGatedSpikingCell(_QuantizedCell, GatedSpikingCell):
     (:func:`~keras_spiking_rnn.cells.multi_level_spikes`).
     """
 
+    state_sites = ("synaptic", "potential", "output")
+
     def quantized_sites(self):
         return arithmetic.GATED_SITES
 
@@ -199,17 +220,18 @@ class QuantizedGatedSpikingCell(_QuantizedCell, GatedSpikingCell):
         return {
             "forget": arithmetic.SIGMOID_RANGE,
             "potential": arithmetic.gated_potential_range(self),
+            "levels": (0.0, (self.dead_zone + 1) * self.threshold),
             "output": (0.0, self.levels * self.threshold),
         }
 
     def quantized_step(self, inputs, states, quantize):
         synaptic, potential, output = states
         boundaries, heights = arithmetic.gated_levels(self)
-        boundaries, heights = quantize_constant(boundaries), quantize_constant(heights)
+        boundaries, heights = quantize.constant(boundaries), quantize_constant(heights)
         kept = heights.shape[0]
 
         def level_outputs(v):
-            exact = tf.where(v[..., None] > boundaries, heights, tf.zeros_like(heights))
+            exact = tf.where(quantize.greater(v, boundaries), heights, tf.zeros_like(heights))
             smooth = multi_level_spikes(v, self.threshold, self.levels, self.dead_zone, self.surrogate)
             # Forward: the int8 levels; backward: the float cell's gradient (carried by the first level).
             carry = (smooth - tf.stop_gradient(smooth))[..., None] * tf.one_hot(0, kept, dtype=v.dtype)
@@ -221,8 +243,8 @@ class QuantizedGatedSpikingCell(_QuantizedCell, GatedSpikingCell):
             synaptic,
             potential,
             output,
-            self.synapse(ones, slice(0, self.units)),
-            self.synapse(ones, slice(self.units, 2 * self.units)),
+            self.synapse(quantize, ones, slice(0, self.units)),
+            self.synapse(quantize, ones, slice(self.units, 2 * self.units)),
             level_outputs,
             quantize,
         )
@@ -233,21 +255,16 @@ class QuantizedGatedSpikingCell(_QuantizedCell, GatedSpikingCell):
 class QuantizedLeakyIntegratorCell(_QuantizedCell, LeakyIntegratorCell):
     """:class:`~keras_spiking_rnn.LeakyIntegratorCell` computed as its int8 model computes it."""
 
+    state_sites = ("potential",)
+
     def quantized_sites(self):
         return arithmetic.READOUT_SITES
-
-    def synapse(self, scale, columns=slice(None)) -> arithmetic.Synapse:
-        kernel = self.kernel * scale
-        bias = None
-        if self.bias is not None:
-            bias = quantize_bias(self.bias * scale, self.input_scale() * weight_scale(kernel, self.per_channel))
-        return arithmetic.Synapse(quantize_weights(kernel, self.per_channel), bias)
 
     def quantized_step(self, inputs, states, quantize):
         (potential,) = states
         alpha = decay(self.dt, self.tau_m, self.compute_dtype)
         potential = arithmetic.readout_step(
-            inputs, potential, self.synapse(1.0 - alpha), quantize_constant(alpha), quantize
+            inputs, potential, self.synapse(quantize, 1.0 - alpha), quantize.constant(alpha), quantize
         )
         return potential, [potential]
 
@@ -278,14 +295,18 @@ class QuantizedSpikingRNN(_TracksRanges, SpikingRNN):
     state than the float cell (the range extremes); with ``return_state`` it is returned last."""
 
 
-def _running_mean(layer, values, factor: float, ranges: SiteRanges, training) -> tf.Tensor:
+def _running_mean(layer, values, factor, ranges: SiteRanges, training, values_scale=None) -> tf.Tensor:
     """``sum_t factor * values_t``, each product and partial sum rounded as the int8 model rounds them.
 
-    values: (batch, timesteps, units). Returns the final sum, (batch, units).
+    values: (batch, timesteps, units), on the int8 grid of step ``values_scale`` if given (then the
+    products are requantized as TFLM's MUL does). Returns the final sum, (batch, units).
     """
     observed: dict[str, tuple[tf.Tensor, tf.Tensor]] = {}
     quantize = ranges.quantizer(observed)
-    scaled = quantize("scaled", factor * values)
+    operation = None
+    if values_scale is not None:
+        operation = ("mul", quantize.constant(factor), quantize.register(values, values_scale))
+    scaled = quantize("scaled", factor * values, operation)
     plain = ranges.quantizer()
 
     def step(total, value):
@@ -319,7 +340,8 @@ class QuantizedLeakyReadout(_TracksRanges, LeakyReadout):
         if self.output_mode != "mean":
             return outputs
         length = tf.cast(tf.shape(sequences)[1], outputs.dtype)
-        return _running_mean(self, outputs, 1.0 / length, self.mean_ranges, training)
+        scale = range_scale(*self.cell.site_ranges.range_of("potential"))
+        return _running_mean(self, outputs, 1.0 / length, self.mean_ranges, training, scale)
 
     def learned_ranges(self) -> dict[str, tuple[float, float]]:
         ranges = self.cell.learned_ranges()
@@ -411,5 +433,4 @@ __all__ = [
     "QuantizedLeakyReadout",
     "QuantizedSpikeCountReadout",
     "QuantizedSpikingRNN",
-    "fake_quant",
 ]
