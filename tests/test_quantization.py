@@ -102,7 +102,7 @@ def test_qat_outputs_follow_the_int8_model_better_than_the_float_model(trained, 
         ptq = export_tflite_micro(model, x[:128], tmp_path / "ptq", validation_data=(x_test, y_test))
     result = export_tflite_micro(qat, x[:128], tmp_path / "qat", validation_data=(x_test, y_test), min_agreement=0)
     assert result.verification.agreement > ptq.verification.agreement
-    assert result.verification.agreement >= 0.95
+    assert result.verification.agreement >= 0.99  # measured: 1.0 (300 sequences)
     # The int8 input and output take the learned ranges, not the calibration's.
     low, high = qat.get_layer("spiking").learned_ranges()["input"]
     scale = json.loads((tmp_path / "qat" / "report.json").read_text())["input"]["scale"][0]
@@ -122,7 +122,7 @@ def test_count_readout_and_dense_export(data, tmp_path):
     history = qat.fit(x[:500], y[:500], batch_size=64, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][-1])
     result = export_tflite_micro(qat, x[:64], tmp_path / "out", validation_data=x_test[:200], min_agreement=0)
-    assert result.verification.agreement >= 0.9
+    assert result.verification.agreement >= 0.98  # measured: 1.0 (200 sequences)
 
 
 def test_gated_qat_forward_is_finite_and_gradients_flow(data):

@@ -97,11 +97,15 @@ class Synapse:
     recurrent: Any = None
 
 
-def synaptic_current(x, previous, synapse: Synapse, quantize: Quantizer, prefix: str = "") -> tf.Tensor:
+def synaptic_current(
+    x, previous, synapse: Synapse, quantize: Quantizer, prefix: str = "", round_sum: bool = True
+) -> tf.Tensor:
     """The summed input of a layer: two FULLY_CONNECTED ops (input, recurrent) and an ADD.
 
     Sites: ``{prefix}input_current`` (``x @ kernel + bias``), ``{prefix}recurrent_current`` and ``{prefix}current``;
     a gated cell uses the prefixes ``forget_``/``candidate_`` with the names ``input``/``recurrent``/``current``.
+    ``round_sum=False`` leaves the ADD's result to the caller: a RELU after it is fused into the ADD by the
+    converter, which then rounds once, on the RELU's grid.
     """
     names = _current_sites(prefix)
     current = tf.matmul(x, synapse.kernel)
@@ -113,7 +117,7 @@ def synaptic_current(x, previous, synapse: Synapse, quantize: Quantizer, prefix:
     current = quantize(names[0], current, inputs)
     recurrent = tf.matmul(previous, synapse.recurrent)
     recurrent = quantize(names[1], recurrent, ("fc", previous, synapse.recurrent, None))
-    return quantize(names[2], current + recurrent)
+    return quantize(names[2], current + recurrent) if round_sum else current + recurrent
 
 
 def _current_sites(prefix: str) -> tuple[str, str, str]:
@@ -175,7 +179,8 @@ def gated_step(x, synaptic, potential, output, forget: Synapse, candidate: Synap
         ``(output, synaptic, potential)``, each (batch, units).
     """
     gate = quantize("forget", tf.sigmoid(synaptic_current(x, output, forget, quantize, "forget_")))
-    cand = quantize("candidate", tf.nn.relu(synaptic_current(x, output, candidate, quantize, "candidate_")))
+    cand = tf.nn.relu(synaptic_current(x, output, candidate, quantize, "candidate_", round_sum=False))
+    cand = quantize("candidate", cand)
     kept = quantize("kept", gate * synaptic, ("mul", gate, synaptic))
     complement = quantize("complement", 1.0 - gate)
     admitted = quantize("admitted", complement * cand, ("mul", complement, cand))

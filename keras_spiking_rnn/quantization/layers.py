@@ -422,15 +422,3 @@ class QuantizedDense(keras.layers.Dense):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "per_channel": self.per_channel, "range_decay": self.range_decay}
-
-
-__all__ = [
-    "QuantizedALIFCell",
-    "QuantizedDense",
-    "QuantizedGatedSpikingCell",
-    "QuantizedLIFCell",
-    "QuantizedLeakyIntegratorCell",
-    "QuantizedLeakyReadout",
-    "QuantizedSpikeCountReadout",
-    "QuantizedSpikingRNN",
-]
