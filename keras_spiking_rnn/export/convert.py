@@ -69,7 +69,9 @@ def convert_to_int8(
 
     ``per_channel=False`` quantizes each weight matrix with one scale instead of one per output neuron:
     about 12 bytes less flash per neuron and layer, at some cost in precision.
-    Tensor names and signatures are stripped (TFLite Micro does not read them).
+    Tensor names and signatures are stripped (TFLite Micro does not read them). For a quantization-aware
+    model the converter only calibrates; every tensor QAT rounded then takes its learned range instead of
+    the calibrated one before quantization.
 
     Returns the flatbuffer and its parsed ``ModelInfo``, after checking that TFLite Micro runs every op as int8.
     """
