@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from keras_spiking_rnn._keras import keras
 from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
+from keras_spiking_rnn.export.ranges import RangeRecorder, converted_names
 from keras_spiking_rnn.layers import LeakyReadout, SpikeCountReadout, SpikingRNN
 from keras_spiking_rnn.quantization import arithmetic
 
@@ -55,42 +56,12 @@ def _numpy(weight) -> np.ndarray | None:
     return None if weight is None else np.asarray(tf.convert_to_tensor(weight), dtype=np.float32)
 
 
-class _Recorder:
-    """Where the steps note, while ``step`` is traced, the converted tensor names of their QAT ranges
-    (a plain object: ``tf.Module`` would turn a dict attribute into a tracked structure)."""
-
-    def __init__(self):
-        self.ranges: dict[str, tuple[float, float]] = {}  # converted tensor name -> QAT range
-        self.reads: dict[str, list[str]] = {}  # state -> converted names of its reads
-        self.stores: dict[str, str] = {}  # state -> converted name of the value assigned to it
-        self.required: list[tuple[str, ...]] = []  # each quantized tensor's possible names
-        self.output = None  # the step's output tensor
-
-    def clear(self) -> None:
-        self.ranges.clear()
-        self.required.clear()
-        self.reads.clear()
-        self.stores.clear()
-        self.output = None
-
-    def tensor_ranges(self) -> dict[str, tuple[float, float]]:
-        """The QAT ranges by converted name, including each state's reads (a variable holds what is assigned
-        to it) and the model output, which the converter renames."""
-        ranges = dict(self.ranges)
-        for state, value in self.stores.items():
-            if value in self.ranges:
-                ranges.update({read: self.ranges[value] for read in self.reads.get(state, [])})
-        output = converted_names(self.output)[0] if self.output is not None else None
-        if output in ranges:
-            ranges["StatefulPartitionedCall:0"] = ranges[output]
-        return ranges
-
-
 class _Step(tf.Module):
     """One layer, one timestep. ``states`` holds its state variables, each (batch, units), 0 at rest.
 
-    ``sites`` are the ranges learned in quantization-aware training (empty for a float model): each named
-    tensor of the step is fake-quantized to its range, which the converter then adopts as its int8 scale.
+    ``sites`` are the ranges learned in quantization-aware training (empty for a float model). While the
+    step is traced, each named tensor's range is noted under the name the converter will give it
+    (``RangeRecorder``); the conversion then quantizes that tensor with it.
     """
 
     def __init__(self, name: str, batch_size: int, layer=None):
@@ -103,7 +74,7 @@ class _Step(tf.Module):
         # converter's calibrator (which cannot reset) would otherwise see grow from sequence to sequence.
         self.accumulators: set[str] = set()
         self.sites: dict[str, tuple[float, float]] = learned_ranges(layer) if layer is not None else {}
-        self.recorder: _Recorder | None = None  # shared with the StreamingModel, which reads it after tracing
+        self.recorder: RangeRecorder | None = None  # shared with the StreamingModel, which reads it after tracing
 
     def quantize(self, site: str, tensor, operation=None):
         """In a QAT model, notes the range learned for ``site`` under the name the converter will give the tensor
@@ -143,22 +114,6 @@ class _Step(tf.Module):
 
     def __call__(self, x):
         raise NotImplementedError
-
-
-def converted_names(tensor) -> tuple[str, ...]:
-    """The names the TFLite converter (TF 2.21) may give the tensor an op computes: the TF op's name; for a
-    MatMul plus bias, fused into FULLY_CONNECTED, ``"MatMul;add"``, or ``"MatMul1"`` if the bias is all
-    zeros and dropped; for a MatMul alone, ``"MatMul1"``; for the input, ``"serving_default_frame:0"``."""
-    op = tensor.op
-    while op.type == "Identity":
-        op = op.inputs[0].op
-    if op.type == "Placeholder":
-        return (f"serving_default_{op.name}:0",)
-    if op.type in ("AddV2", "Add", "BiasAdd") and op.inputs[0].op.type == "MatMul" and op.inputs[1].op.type == "Const":
-        return f"{op.inputs[0].op.name};{op.name}", op.inputs[0].op.name + "1"
-    if op.type == "MatMul":
-        return (op.name + "1",)
-    return (op.name,)
 
 
 def learned_ranges(layer) -> dict[str, tuple[float, float]]:
@@ -470,7 +425,7 @@ class StreamingModel(tf.Module):
                 name = state_name(variable)
                 if state_ranges and name in state_ranges:
                     layer.ranges[name] = tuple(float(v) for v in state_ranges[name])
-        self._recorder = _Recorder()
+        self._recorder = RangeRecorder()
         for layer in self.layers:
             layer.recorder = self._recorder
         self.step = tf.function(
