@@ -307,16 +307,21 @@ def _source(tensor):
     return getattr(history, "operation", None) or history.layer
 
 
-def linear_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The model's layers in order, checking that each feeds only the next (a linear stack)."""
+def linear_layers(model: keras.Model, user: str = "the streaming export", argument: str = "model") -> list:
+    """The model's layers in order, checking that each feeds only the next (a linear stack).
+
+    ``user`` (who needs the stack) and ``argument`` (the model's argument name) go into the error messages.
+    """
     if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
+        raise TypeError(f"`{argument}` must be a keras.Model, got {type(model).__name__}.")
     if not model.built or not model.inputs:
-        raise ValueError("`model` must be built with a known input (e.g. start it with keras.Input((None, features))).")
+        raise ValueError(
+            f"`{argument}` must be built with a known input (e.g. start it with keras.Input((None, features)))."
+        )
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise UnsupportedLayerError(
-            f"The model has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
-            "the streaming export takes one input sequence and one output."
+            f"`{argument}` has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
+            f"{user} takes one input sequence and one output."
         )
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     if isinstance(model, keras.Sequential):
@@ -328,7 +333,7 @@ def linear_layers(model: keras.Model) -> list[keras.layers.Layer]:
         if sources != [previous]:
             raise UnsupportedLayerError(
                 f"Layer {layer.name!r} does not take exactly the previous layer's output: "
-                "the streaming export handles linear stacks of layers only."
+                f"{user} handles linear stacks of layers only."
             )
         previous = layer
     return layers

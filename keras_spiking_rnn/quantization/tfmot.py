@@ -78,6 +78,7 @@ from tensorflow_model_optimization.python.core.quantization.keras.default_8bit i
 
 from keras_spiking_rnn._keras import keras  # noqa: E402
 from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell  # noqa: E402
+from keras_spiking_rnn.export.streaming import linear_layers  # noqa: E402
 from keras_spiking_rnn.layers import SpikeCountReadout, custom_objects_by_name  # noqa: E402
 
 __all__ = [
@@ -429,33 +430,6 @@ def quantize_model(model: keras.Model, per_axis: bool = False) -> keras.Model:
         return tfmot.quantization.keras.quantize_apply(annotated)
 
 
-def _source_layer(tensor) -> keras.layers.Layer:
-    history = tensor._keras_history
-    return getattr(history, "operation", None) or history.layer
-
-
-def _linear_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The layers of a linear stack in order (InputLayers left out), or ValueError naming the first that branches."""
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    if isinstance(model, keras.Sequential):
-        return layers
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError(
-            f"`qat_model` has {len(model.inputs)} inputs and {len(model.outputs)} outputs; strip_quantization "
-            "handles linear stacks of layers (one input, one output) only."
-        )
-    previous = _source_layer(model.inputs[0])
-    for layer in layers:
-        inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
-        if [_source_layer(tensor) for tensor in inputs] != [previous]:
-            raise ValueError(
-                f"`qat_model`: layer {layer.name!r} does not take exactly the previous layer's output; "
-                "strip_quantization handles linear stacks of layers only."
-            )
-        previous = layer
-    return layers
-
-
 def _short_name(variable) -> str:
     """``"spiking_rnn/alif_cell/kernel:0"`` -> ``"kernel"`` (unique within one of the layers handled here)."""
     return variable.name.split(":")[0].split("/")[-1]
@@ -508,7 +482,7 @@ def strip_quantization(qat_model: keras.Model) -> keras.Model:
     _check_model(qat_model, "qat_model")
     wrapper_type = tfmot.quantization.keras.QuantizeWrapper  # QuantizeWrapperV2 included
     quantize_layer_type = _quantize_layer.QuantizeLayer
-    layers = _linear_layers(qat_model)
+    layers = linear_layers(qat_model, user="strip_quantization", argument="qat_model")
     if not any(isinstance(layer, wrapper_type) for layer in layers):
         raise ValueError(
             f"`qat_model` {qat_model.name!r} has no tfmot QuantizeWrapper: it is not quantization-aware "
