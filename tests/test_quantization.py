@@ -12,7 +12,7 @@ import tensorflow as tf  # noqa: E402
 
 from keras_spiking_rnn import LeakyReadout, SpikeCountReadout, SpikingRNN  # noqa: E402
 from keras_spiking_rnn.data import load_mnist1d, sliding_windows  # noqa: E402
-from keras_spiking_rnn.quantization import is_quantized, quantize_model  # noqa: E402
+from keras_spiking_rnn.quantization import calibrate, is_quantized, quantize_model  # noqa: E402
 from keras_spiking_rnn.quantization.fake_quant import quantize_constant, quantize_weights  # noqa: E402
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -169,6 +169,8 @@ def test_errors_name_the_problem(data, tmp_path):
     with pytest.raises(ValueError, match="never measured"):
         export_tflite_micro(qat, x[:16], tmp_path / "never")
     assert not (tmp_path / "never").exists()
+    with pytest.raises(ValueError, match="calibration_data"):
+        calibrate(qat, np.full((2, 40, 8), np.nan, np.float32))
     with pytest.raises(ValueError, match="range_decay"):
         quantize_model(small_model(), range_decay=1.5)
     calibrated = quantize_model(small_model(), calibration_data=x[:16])
@@ -247,3 +249,51 @@ def test_requantization_matches_tflm_fully_connected_bit_for_bit():
         accumulator = (x.astype(np.float64) - zx) @ weights.T.astype(np.float64) + biases
         steps = tflm_rescale(tf.constant(accumulator), np.float64(sx) * np.float64(sw) / np.float64(so)).numpy()
         np.testing.assert_array_equal(np.clip(steps + zo, -128, 127), got)
+
+
+def test_requantization_matches_tflm_sum_bit_for_bit():
+    pytest.importorskip("tflite_micro")
+    from keras_spiking_rnn.quantization.fake_quant import tflm_rescale
+
+    rng = np.random.default_rng(5)
+    flatbuffer = _int8_model(lambda x: tf.reduce_sum(x, axis=-1), [(1, 32, 28)], rng)
+    lite = tf.lite.Interpreter(model_content=flatbuffer)
+    sx, zx = lite.get_input_details()[0]["quantization"]
+    so, zo = lite.get_output_details()[0]["quantization"]
+    for _ in range(20):
+        x = rng.integers(-128, 128, (1, 32, 28)).astype(np.int8)
+        accumulator = (x.astype(np.float64) - zx).sum(axis=-1)
+        steps = tflm_rescale(tf.constant(accumulator), np.float64(sx) / np.float64(so)).numpy()
+        np.testing.assert_array_equal(np.clip(steps + zo, -128, 127), _tflm_outputs(flatbuffer, [x]))
+
+
+def test_comparison_matches_tflm_greater_bit_for_bit():
+    pytest.importorskip("tflite_micro")
+    from keras_spiking_rnn.quantization.fake_quant import Quantizer
+
+    rng = np.random.default_rng(6)
+    boundaries = (np.arange(4, 32) / 32.0).astype(np.float32)
+
+    def levels(x):
+        above = tf.reshape(x, (1, 32, 1)) > boundaries
+        return tf.where(above, tf.ones((1, 32, 28)), tf.zeros((1, 32, 28)))
+
+    flatbuffer = _int8_model(levels, [(1, 32)], rng)
+    lite = tf.lite.Interpreter(model_content=flatbuffer)
+    lite.allocate_tensors()
+    sx, zx = lite.get_input_details()[0]["quantization"]
+    zo = lite.get_output_details()[0]["quantization"][1]
+    greater = next(o for o in lite._get_ops_details() if o["op_name"] == "GREATER")
+    sb, zb = next(d for d in lite.get_tensor_details() if d["index"] == greater["inputs"][1])["quantization"]
+    stored = (lite.get_tensor(greater["inputs"][1]).astype(np.float32) - zb) * sb
+    quantize = Quantizer.__new__(Quantizer)  # only the registry and the ready flag are needed here
+    quantize.scales, quantize._keep, quantize.ready = {}, [], tf.constant(1.0)
+    b = quantize.register(tf.constant(stored), np.float32(sb))
+    float_comparison_differs = 0
+    for _ in range(100):
+        x = rng.integers(-128, 128, (1, 32)).astype(np.int8)
+        got = _tflm_outputs(flatbuffer, [x]) > zo
+        a = quantize.register(tf.constant((x.astype(np.float32) - zx) * sx), np.float32(sx))
+        np.testing.assert_array_equal(quantize.greater(a, b).numpy(), got)
+        float_comparison_differs += int(np.sum((a.numpy()[..., None] > stored) != got))
+    assert float_comparison_differs > 0  # comparing the real values would not be enough

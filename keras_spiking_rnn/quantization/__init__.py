@@ -19,7 +19,7 @@ from keras_spiking_rnn.quantization.layers import (
     QuantizedSpikeCountReadout,
     QuantizedSpikingRNN,
 )
-from keras_spiking_rnn.quantization.model import is_quantized, quantize_model
+from keras_spiking_rnn.quantization.model import calibrate, is_quantized, quantize_model
 
 __all__ = [
     "QuantizedALIFCell",
@@ -30,6 +30,7 @@ __all__ = [
     "QuantizedLeakyReadout",
     "QuantizedSpikeCountReadout",
     "QuantizedSpikingRNN",
+    "calibrate",
     "is_quantized",
     "quantize_model",
 ]
