@@ -71,16 +71,18 @@ class ALIFCell(LeakyCell):
             self, "tau_adp", self.units, self.tau_adp_initializer, self.min_tau, self.train_time_constants
         )
 
-    def call(self, inputs, states, training=None):
+    def step_constants(self) -> tuple:
+        """``(alpha, rho)``: the decays of the membrane and of the adaptation per step, each (units,)."""
+        return (decay(self.dt, self.tau_m, self.compute_dtype), decay(self.dt, self.tau_adp, self.compute_dtype))
+
+    def update(self, current, states, constants) -> list:
         potential, eta, spikes = states
-        alpha = decay(self.dt, self.tau_m, self.compute_dtype)
-        rho = decay(self.dt, self.tau_adp, self.compute_dtype)
-        current = self.synaptic_input(inputs, spikes)
+        alpha, rho = constants
         eta = rho * eta + (1.0 - rho) * spikes
         theta = self.threshold + self.adaptation * eta
         potential = alpha * potential + (1.0 - alpha) * current - theta * spikes
         spikes = self.surrogate(potential - theta)
-        return spikes, [potential, eta, spikes]
+        return [potential, eta, spikes]
 
     def get_config(self) -> dict[str, Any]:
         config = {

@@ -127,6 +127,25 @@ def input_dim(layer: keras.layers.Layer, step_shape) -> int:
     return int(shape[-1])
 
 
+def project(layer: keras.layers.Layer, inputs, kernel, bias):
+    """``inputs @ kernel (+ bias)`` over the last axis of a 2-D or 3-D ``inputs``, as one 2-D matrix product.
+
+    The bias is added to the 2-D product (``bias_add``), which TensorFlow fuses with the product and whose
+    gradient is a fast column sum.
+    """
+    check_step_input(layer, inputs)
+    flat = inputs if len(inputs.shape) == 2 else tf.reshape(inputs, (-1, tf.shape(inputs)[-1]))
+    projected = tf.matmul(flat, kernel)
+    if bias is not None:
+        projected = tf.nn.bias_add(projected, bias)
+    if len(inputs.shape) == 2:
+        return projected
+    shape = tf.shape(inputs)
+    projected = tf.reshape(projected, tf.concat([shape[:-1], tf.shape(kernel)[-1:]], axis=0))
+    projected.set_shape(inputs.shape[:-1].concatenate(kernel.shape[-1:]))
+    return projected
+
+
 class SpikingCell(keras.layers.Layer):
     """Base class of the spiking RNN cells.
 
@@ -209,15 +228,63 @@ class SpikingCell(keras.layers.Layer):
                 shape=(width,), name="bias", initializer=self.bias_initializer, regularizer=self.bias_regularizer
             )
 
-    def synaptic_input(self, inputs, previous_output):
-        """``inputs @ kernel + previous_output @ recurrent_kernel + bias``; shape (batch, n_gates * units)."""
-        check_step_input(self, inputs)
-        current = tf.matmul(inputs, self.kernel)
-        if self.recurrent_kernel is not None:
-            current += tf.matmul(previous_output, self.recurrent_kernel)
-        if self.bias is not None:
-            current += self.bias
-        return current
+    #: The layer may compute ``inputs @ kernel + bias`` for all timesteps in one matrix product before the
+    #: time loop and then call :meth:`step` (see :meth:`project_inputs`). Quantization-aware cells set False.
+    projects_inputs: bool = True
+
+    def project_inputs(self, inputs):
+        """The feed-forward part of the synaptic input, ``inputs @ kernel + bias``.
+
+        Args:
+            inputs: one step (batch, features) or a whole sequence
+                (batch, timesteps, features), floating point.
+
+        Returns:
+            (..., n_gates * units): the same leading axes as ``inputs``. A
+            sequence is projected with one matrix product of
+            (batch * timesteps, features) by (features, n_gates * units).
+        """
+        return project(self, inputs, self.kernel, self.bias)
+
+    def synaptic_input(self, projected, previous_output):
+        """``projected + previous_output @ recurrent_kernel``; shape (batch, n_gates * units).
+
+        ``projected`` is :meth:`project_inputs` of this step's inputs.
+        """
+        if self.recurrent_kernel is None:
+            return projected
+        return projected + tf.matmul(previous_output, self.recurrent_kernel)
+
+    #: Index in ``state_names`` of the state fed back through ``recurrent_kernel``; it is also the output.
+    output_state: int = -1
+
+    def call(self, inputs, states, training=None):
+        """One step from the raw inputs (batch, features): :meth:`step` of :meth:`project_inputs`."""
+        return self.step(self.project_inputs(inputs), states, training=training)
+
+    def step(self, projected, states, training=None):
+        """One step from the projected inputs (batch, n_gates * units); returns ``(output, new_states)``."""
+        states = list(states)
+        current = self.synaptic_input(projected, states[self.output_state])
+        new_states = self.update(current, states, self.step_constants())
+        return new_states[self.output_state], new_states
+
+    def step_constants(self) -> tuple:
+        """Tensors computed from the weights once per sequence (decay factors), passed to :meth:`update`."""
+        return ()
+
+    def update(self, current, states, constants) -> list:
+        """The neuron update: new states from the synaptic input ``current`` (batch, n_gates * units).
+
+        Args:
+            current: ``x_t @ kernel + out_{t-1} @ recurrent_kernel + bias``.
+            states: the states of step ``t - 1``, in the order of ``state_names``.
+            constants: :meth:`step_constants`.
+
+        Returns:
+            The states of step ``t``; ``states[output_state]`` is the output.
+        """
+        raise NotImplementedError
 
     def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
         """All states at rest: one zero tensor of shape (batch_size, units) per state.
@@ -294,6 +361,10 @@ class LeakyCell(SpikingCell):
         self.tau_m = add_time_constant(
             self, "tau_m", self.units, self.tau_m_initializer, self.min_tau, self.train_time_constants
         )
+
+    def step_constants(self) -> tuple:
+        """``(alpha,)``: the membrane's decay per step, (units,)."""
+        return (decay(self.dt, self.tau_m, self.compute_dtype),)
 
     def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
         """Zeros, except the potential when ``initial_potential="uniform"``: ``U[0, threshold]``."""

@@ -57,7 +57,7 @@ def multi_level_spikes(
         <tf.Tensor: shape=(1, 4), dtype=float32, numpy=array([[0. , 0. , 0.3, 0.5]], dtype=float32)>
     """
     dtype = potential.dtype
-    k = tf.range(1, levels + 1, dtype=dtype)  # (levels,)
+    k = tf.cast(tf.range(1, levels + 1), dtype)  # (levels,); Range has no float16 kernel
     count = tf.reduce_sum(surrogate(potential[..., None] / threshold - k), axis=-1)
     if dead_zone > 0:
         kept = tf.where(count > dead_zone, count, tf.zeros_like(count))
@@ -155,15 +155,14 @@ class GatedSpikingCell(SpikingCell):
         self.dead_zone = dead_zone
         self.threshold = check_number("GatedSpikingCell", "threshold", threshold)
 
-    def call(self, inputs, states, training=None):
+    def update(self, current, states, constants) -> list:
         synaptic, potential, output = states
-        gates = self.synaptic_input(inputs, output)
-        forget = tf.sigmoid(gates[:, : self.units])
-        candidate = tf.nn.relu(gates[:, self.units :])
+        forget = tf.sigmoid(current[:, : self.units])
+        candidate = tf.nn.relu(current[:, self.units :])
         synaptic = forget * synaptic + (1.0 - forget) * candidate
         potential = potential + synaptic - output
         output = multi_level_spikes(potential, self.threshold, self.levels, self.dead_zone, self.surrogate)
-        return output, [synaptic, potential, output]
+        return [synaptic, potential, output]
 
     def get_config(self) -> dict[str, Any]:
         config = {"levels": self.levels, "dead_zone": self.dead_zone, "threshold": self.threshold}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from keras_spiking_rnn._keras import keras
-from keras_spiking_rnn.cells.base import LeakyCell, decay
+from keras_spiking_rnn.cells.base import LeakyCell
 
 _RESETS = ("zero", "subtract")
 
@@ -58,16 +58,15 @@ class LIFCell(LeakyCell):
             raise ValueError(f"LIFCell: `reset` must be one of {_RESETS}, got {reset!r}.")
         self.reset = reset
 
-    def call(self, inputs, states, training=None):
+    def update(self, current, states, constants) -> list:
         potential, spikes = states
-        alpha = decay(self.dt, self.tau_m, self.compute_dtype)
-        current = self.synaptic_input(inputs, spikes)
+        (alpha,) = constants
         if self.reset == "zero":
             potential = alpha * potential * (1.0 - spikes) + (1.0 - alpha) * current
         else:
             potential = alpha * potential + (1.0 - alpha) * current - self.threshold * spikes
         spikes = self.surrogate(potential - self.threshold)
-        return spikes, [potential, spikes]
+        return [potential, spikes]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "reset": self.reset}

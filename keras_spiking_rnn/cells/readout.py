@@ -13,10 +13,10 @@ from keras_spiking_rnn.cells.base import (
     add_time_constant,
     check_number,
     check_positive_int,
-    check_step_input,
     decay,
     initial_batch_size,
     input_dim,
+    project,
 )
 
 
@@ -97,15 +97,33 @@ class LeakyIntegratorCell(keras.layers.Layer):
             self, "tau_m", self.units, self.tau_m_initializer, self.min_tau, self.train_time_constants
         )
 
+    #: The layer may project all timesteps at once before the time loop (see ``SpikingCell.projects_inputs``).
+    projects_inputs: bool = True
+
+    def project_inputs(self, inputs):
+        """``inputs @ kernel + bias`` for one step (batch, features) or a sequence (batch, timesteps, features)."""
+        return project(self, inputs, self.kernel, self.bias)
+
     def call(self, inputs, states, training=None):
-        check_step_input(self, inputs)
+        return self.step(self.project_inputs(inputs), states, training=training)
+
+    output_state = 0  # the potential is the output; there is no recurrent kernel
+    recurrent_kernel = None
+
+    def step(self, projected, states, training=None):
+        """One step from the projected inputs (batch, units); returns ``(u_t, [u_t])``."""
+        new_states = self.update(projected, list(states), self.step_constants())
+        return new_states[0], new_states
+
+    def step_constants(self) -> tuple:
+        """``(alpha,)``: the decay per step, (units,)."""
+        return (decay(self.dt, self.tau_m, self.compute_dtype),)
+
+    def update(self, current, states, constants) -> list:
+        """``u_t = alpha * u_{t-1} + (1 - alpha) * current``."""
         (potential,) = states
-        alpha = decay(self.dt, self.tau_m, self.compute_dtype)
-        current = tf.matmul(inputs, self.kernel)
-        if self.bias is not None:
-            current += self.bias
-        potential = alpha * potential + (1.0 - alpha) * current
-        return potential, [potential]
+        (alpha,) = constants
+        return [alpha * potential + (1.0 - alpha) * current]
 
     def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
         """The potential at rest: zeros of shape (batch_size, units) (tf-keras also passes ``inputs``, ``dtype``)."""

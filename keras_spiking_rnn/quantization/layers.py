@@ -45,6 +45,8 @@ class _QuantizedCell:
     """Mixin for a cell: fake-quantized step, plus a last state (batch, 2 * tracked sites) of the extremes
     seen by each site during the sequence, from which the layer updates the ranges once per batch."""
 
+    projects_inputs = False  # each step rounds its own inputs and product, as the int8 model does
+
     def __init__(
         self,
         *args: Any,
