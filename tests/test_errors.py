@@ -44,7 +44,7 @@ def test_integer_inputs():
 def test_nan_inputs():
     x = np.zeros((2, 5, 3), "float32")
     x[1, 2, 0] = np.nan
-    with pytest.raises(tf.errors.InvalidArgumentError, match="received NaN or Inf inputs"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="received NaN or Inf in its inputs"):
         SpikingRNN(4, neuron="alif")(x)
 
 
