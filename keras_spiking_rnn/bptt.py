@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_spiking_rnn.cells import ALIFCell, LeakyIntegratorCell, LIFCell
+from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
 
 
 def supports(cell, mask, unroll: bool) -> bool:
@@ -358,9 +358,64 @@ def _leaky_integrator_adjoint(cell, d_outputs, d_final, sequence, recurrent, con
     return (1.0 - alpha) * d_potential, None, [d_alpha], d_initial
 
 
+def _gated_adjoint(cell, d_outputs, d_final, sequence, recurrent, constants, previous, stored, jit_compile):
+    """Closed-form BPTT of :class:`GatedSpikingCell`.
+
+    With ``[a_f, a_c] = I_t``, ``f = sigmoid(a_f)``, ``c = relu(a_c)``, ``syn_t = f syn_{t-1} + (1 - f) c``,
+    ``mem_t = mem_{t-1} + syn_t - o_{t-1}`` and ``o_t = q(mem_t)``, whose derivative is the surrogate summed
+    over the levels, ``q' = gain * sum_k surrogate'(mem_t / threshold - k)`` (see ``multi_level_spikes``).
+    The gate factors of all steps are computed before the loop from ``I_t`` (one product over all steps),
+    and so are the slopes under XLA; no (T, batch, units, levels) array is ever held.
+    """
+    units = cell.units
+    synaptic_before, _, outputs_before = previous
+    potential = stored[1]
+    current = sequence
+    if recurrent is not None:
+        flat = tf.matmul(tf.reshape(outputs_before, (-1, units)), recurrent)
+        current = sequence + tf.reshape(flat, tf.shape(sequence))
+
+    def gate_factors():
+        forget = tf.sigmoid(current[..., :units])
+        candidate_input = current[..., units:]
+        candidate = tf.nn.relu(candidate_input)
+        d_forget_input = forget * (1.0 - forget) * (synaptic_before - candidate)  # d syn / d a_f
+        d_candidate_input = (1.0 - forget) * tf.cast(candidate_input > 0, forget.dtype)  # d syn / d a_c
+        return forget, tf.concat([d_forget_input, d_candidate_input], axis=-1)
+
+    forget, factors = _run(gate_factors, jit_compile)
+    feedback = None if recurrent is None else _run(lambda: tf.transpose(recurrent), jit_compile)
+    levels = tf.cast(tf.range(1, cell.levels + 1), sequence.dtype)
+    surrogate, threshold = cell.surrogate, cell.threshold
+
+    def slopes(potential):  # d o / d mem: the surrogate summed over the levels
+        return surrogate.gain * tf.reduce_sum(surrogate.derivative(potential[..., None] / threshold - levels), -1)
+
+    # XLA fuses the sum over levels for all steps into one pass without a (T, batch, units, levels) array;
+    # TensorFlow's kernels would build that array, so without XLA each step sums its own levels.
+    all_slopes = _run(lambda: slopes(potential), True) if jit_compile else None
+
+    def step(t, from_synaptic, from_potential, from_output):
+        d_output = d_outputs[t] + from_output
+        slope = all_slopes[t] if jit_compile else slopes(potential[t])
+        d_potential = from_potential + d_output * slope
+        d_synaptic = from_synaptic + d_potential
+        d_current = tf.concat([d_synaptic, d_synaptic], axis=-1) * factors[t]
+        to_output = -d_potential
+        if feedback is not None:
+            to_output += tf.matmul(d_current, feedback)
+        return (forget[t] * d_synaptic, d_potential, to_output), (d_current,)
+
+    d_initial, per_step = _reverse_loop(tf.shape(sequence)[0], step, d_final, sequence.dtype, jit_compile)
+    d_sequence = per_step[:, 0]
+    d_recurrent = None if recurrent is None else _sum_over_steps(outputs_before, d_sequence)
+    return d_sequence, d_recurrent, [], d_initial
+
+
 # Closed-form adjoints by the update method they differentiate: a subclass that overrides ``update`` falls
 # back to the taped adjoint.
 _ADJOINTS = {
+    GatedSpikingCell.update: _gated_adjoint,
     ALIFCell.update: _alif_adjoint,
     LIFCell.update: _lif_adjoint,
     LeakyIntegratorCell.update: _leaky_integrator_adjoint,

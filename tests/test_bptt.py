@@ -10,19 +10,35 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_spiking_rnn import LeakyReadout, SpikingRNN
+from keras_spiking_rnn import LeakyReadout, LIFCell, SpikingRNN
 
 CELLS = {
     "alif": {"neuron": "alif"},
     "alif-feedforward": {"neuron": "alif", "recurrent": False},
     "lif-zero-reset": {"neuron": "lif"},
     "lif-subtract-reset": {"neuron": "lif", "reset": "subtract"},
-    "gated": {"neuron": "gated", "levels": 5, "dead_zone": 1},  # no closed form: the taped adjoint
+    "gated": {"neuron": "gated", "levels": 5, "dead_zone": 1},
+    "gated-multi-gaussian": {"neuron": "gated", "levels": 4, "dead_zone": 0, "surrogate": "multi_gaussian"},
+    "user-cell": {"neuron": "custom"},  # no closed form: each step differentiated with a GradientTape
 }
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class SoftResetLIFCell(LIFCell):
+    """A user's cell: LIF whose reset subtracts half the potential. No closed-form adjoint: the taped one."""
+
+    def update(self, current, states, constants):
+        potential, spikes = states
+        (alpha,) = constants
+        potential = alpha * potential * (1.0 - 0.5 * spikes) + (1.0 - alpha) * current
+        return [potential, self.surrogate(potential - self.threshold)]
 
 
 def _spiking_kwargs(config):
     kwargs = dict(config)
+    if kwargs.get("neuron") == "custom":
+        tau = keras.initializers.RandomNormal(4.0, 1.0)
+        return {"neuron": SoftResetLIFCell(kwargs.pop("units"), threshold=0.05, tau_m_initializer=tau, dtype="float64")}
     if kwargs["neuron"] != "gated":  # short time constants and a visible threshold: plenty of spikes in 25 steps
         kwargs.update(tau_m_initializer=keras.initializers.RandomNormal(4.0, 1.0), threshold=0.05)
     return kwargs
@@ -34,10 +50,11 @@ def _pair(config, jit_compile, go_backwards=False, units=12, classes=3, features
     for mode in ("fused", "autodiff"):
         options = {"bptt": mode, "jit_compile": jit_compile, "dtype": "float64"}
         inputs = keras.Input((None, features), dtype="float64")
-        hidden = SpikingRNN(
-            units, return_sequences=True, go_backwards=go_backwards, **options, **_spiking_kwargs(config)
-        )(inputs)
-        hidden = SpikingRNN(units, return_sequences=True, **options, **_spiking_kwargs(config))(hidden)
+        config = {**config, "units": units} if config["neuron"] == "custom" else config
+        first, second = _spiking_kwargs(config), _spiking_kwargs(config)
+        layer_units = None if config["neuron"] == "custom" else units
+        hidden = SpikingRNN(layer_units, return_sequences=True, go_backwards=go_backwards, **options, **first)(inputs)
+        hidden = SpikingRNN(layer_units, return_sequences=True, **options, **second)(hidden)
         outputs = LeakyReadout(classes, output_mode="sequence", **options)(hidden)
         models.append(keras.Model(inputs, outputs))
     models[1].set_weights(models[0].get_weights())
@@ -66,6 +83,8 @@ def test_fused_gradients_equal_automatic_differentiation(name, jit_compile):
     y_ref, g_ref = _outputs_and_gradients(reference, x, weights_of_steps)
     assert all("_runners" in layer.__dict__ for layer in fused.layers[1:])  # the fused path really ran
     assert not any("_runners" in layer.__dict__ for layer in reference.layers[1:])
+    closed_form = fused.layers[1]._sequence_runner().adjoint is not None
+    assert closed_form == (name != "user-cell")  # a user's cell takes the taped adjoint
     np.testing.assert_allclose(y_fused, y_ref, rtol=1e-12, atol=1e-12)
     spikes = keras.Model(fused.input, fused.layers[1].output)(x).numpy()
     assert 0.02 < np.mean(spikes != 0) < 0.9  # the gradients go through real spiking activity

@@ -56,13 +56,33 @@ def multi_level_spikes(
         >>> multi_level_spikes(mem, 0.1, levels=5, dead_zone=2, surrogate=surrogates.StraightThrough())
         <tf.Tensor: shape=(1, 4), dtype=float32, numpy=array([[0. , 0. , 0.3, 0.5]], dtype=float32)>
     """
-    dtype = potential.dtype
-    k = tf.cast(tf.range(1, levels + 1), dtype)  # (levels,); Range has no float16 kernel
-    count = tf.reduce_sum(surrogate(potential[..., None] / threshold - k), axis=-1)
+    count = _count_levels(potential / threshold, levels, surrogate)
     if dead_zone > 0:
         kept = tf.where(count > dead_zone, count, tf.zeros_like(count))
         count = count + tf.stop_gradient(kept - count)  # forward: dead zone; backward: straight through
     return threshold * count
+
+
+def _count_levels(scaled, levels: int, surrogate: surrogates.Surrogate):
+    """``sum_k H(scaled - k)`` over ``k = 1..levels``, with the surrogate's gradient for each step.
+
+    Forward in closed form, ``clip(ceil(scaled) - 1, 0, levels)``, exactly the count (``scaled > k`` is
+    ``ceil(scaled) - 1 >= k``), without a (..., levels) tensor; backward
+    ``gain * sum_k surrogate'(scaled - k)``, the sum of the per-level surrogate gradients.
+    """
+
+    @tf.custom_gradient
+    def count(scaled):
+        total = tf.clip_by_value(tf.math.ceil(scaled) - 1.0, 0.0, float(levels))
+
+        def grad(upstream):
+            k = tf.cast(tf.range(1, levels + 1), scaled.dtype)  # Range has no float16 kernel
+            slopes = tf.reduce_sum(surrogate.derivative(scaled[..., None] - k), axis=-1)
+            return upstream * surrogate.gain * slopes
+
+        return total, grad
+
+    return count(scaled)
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking_rnn")
