@@ -10,12 +10,13 @@ gradients with less work per step:
 * forward: the loop does the recurrent product and the neuron update
   (``cell.update``, the cell's own equations) and stores each step's states;
 * backward: a second loop walks the steps in reverse, carrying the gradients
-  of the states. LIF, ALIF and the leaky integrator have closed-form
-  adjoints (a dozen elementwise operations and one small product per step;
-  the surrogate slopes of all steps are computed before the loop, in one
-  pass). Any other cell (the gated cell) recomputes each step's update from
-  the stored states and differentiates it with a ``GradientTape``, so its
-  surrogate gradients are exactly the cell's;
+  of the states. LIF, ALIF, the gated cell and the leaky integrator have
+  closed-form adjoints (a dozen elementwise operations and one small product
+  per step; the surrogate slopes of all steps are computed before the loop,
+  in one pass). Any other cell (a user's subclass that changes ``update``)
+  recomputes each step's update from the stored states and differentiates
+  it with a ``GradientTape``, so its surrogate gradients are exactly the
+  cell's;
 * the gradients of the recurrent kernel, of the input projection and of the
   decay factors (hence the time constants) are products and sums over all
   steps at once, after the loop.
@@ -45,10 +46,10 @@ def supports(cell, mask, unroll: bool) -> bool:
 class SequenceRunner:
     """Runs one cell over whole sequences with the two-loop BPTT; one per layer.
 
-    LIF, ALIF and the leaky integrator have closed-form adjoints here (the
-    surrogate slopes of all steps computed at once, a dozen elementwise
-    operations and one small product per step); other cells, such as the
-    gated cell, are differentiated step by step with a ``GradientTape``.
+    LIF, ALIF, the gated cell and the leaky integrator have closed-form
+    adjoints here (the surrogate slopes of all steps computed at once, a
+    dozen elementwise operations and one small product per step); other
+    cells are differentiated step by step with a ``GradientTape``.
 
     Args:
         cell: a cell with ``update``, ``step_constants``, ``output_state`` and
@@ -364,8 +365,9 @@ def _gated_adjoint(cell, d_outputs, d_final, sequence, recurrent, constants, pre
     With ``[a_f, a_c] = I_t``, ``f = sigmoid(a_f)``, ``c = relu(a_c)``, ``syn_t = f syn_{t-1} + (1 - f) c``,
     ``mem_t = mem_{t-1} + syn_t - o_{t-1}`` and ``o_t = q(mem_t)``, whose derivative is the surrogate summed
     over the levels, ``q' = gain * sum_k surrogate'(mem_t / threshold - k)`` (see ``multi_level_spikes``).
-    The gate factors of all steps are computed before the loop from ``I_t`` (one product over all steps),
-    and so are the slopes under XLA; no (T, batch, units, levels) array is ever held.
+    The gate factors of all steps are computed before the loop from ``I_t`` (one product over all steps);
+    the slopes are summed over the levels inside the loop, one step at a time, so that no
+    (T, batch, units, levels) array is held (it would be 127 MB for the benchmark's T=250).
     """
     units = cell.units
     synaptic_before, _, outputs_before = previous
@@ -391,14 +393,9 @@ def _gated_adjoint(cell, d_outputs, d_final, sequence, recurrent, constants, pre
     def slopes(potential):  # d o / d mem: the surrogate summed over the levels
         return surrogate.gain * tf.reduce_sum(surrogate.derivative(potential[..., None] / threshold - levels), -1)
 
-    # XLA fuses the sum over levels for all steps into one pass without a (T, batch, units, levels) array;
-    # TensorFlow's kernels would build that array, so without XLA each step sums its own levels.
-    all_slopes = _run(lambda: slopes(potential), True) if jit_compile else None
-
     def step(t, from_synaptic, from_potential, from_output):
         d_output = d_outputs[t] + from_output
-        slope = all_slopes[t] if jit_compile else slopes(potential[t])
-        d_potential = from_potential + d_output * slope
+        d_potential = from_potential + d_output * slopes(potential[t])  # one step's levels at a time
         d_synaptic = from_synaptic + d_potential
         d_current = tf.concat([d_synaptic, d_synaptic], axis=-1) * factors[t]
         to_output = -d_potential
