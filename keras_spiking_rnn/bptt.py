@@ -36,7 +36,7 @@ from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorC
 
 
 def supports(cell, mask, unroll: bool) -> bool:
-    """Whether :func:`run_sequence` can run ``cell``: a float cell with ``update``, no mask, no unrolling."""
+    """Whether :class:`SequenceRunner` can run ``cell``: a float cell with ``update``, no mask, no unrolling."""
     if mask is not None or unroll or not getattr(cell, "projects_inputs", False) or not hasattr(cell, "update"):
         return False
     sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
@@ -47,16 +47,16 @@ class SequenceRunner:
     """Runs one cell over whole sequences with the two-loop BPTT; one per layer.
 
     LIF, ALIF, the gated cell and the leaky integrator have closed-form
-    adjoints here (the surrogate slopes of all steps computed at once, a
-    dozen elementwise operations and one small product per step); other
-    cells are differentiated step by step with a ``GradientTape``.
+    adjoints here (a dozen elementwise operations and one small product per
+    step); other cells are differentiated step by step with a
+    ``GradientTape``.
 
     Args:
         cell: a cell with ``update``, ``step_constants``, ``output_state`` and
             ``recurrent_kernel`` (None without recurrence), all of whose states
             are (batch, units).
         jit_compile: compile the loops (and the layout changes around them)
-            with XLA; 1.3-2.5x faster on the 2-core CPU of
+            with XLA; 1.4-1.6x faster training steps on the 2-core CPU of
             ``benchmarks/training_speed.py``.
     """
 
@@ -133,8 +133,9 @@ class SequenceRunner:
         return step_input + tf.matmul(previous_states[self.cell.output_state], recurrent)
 
     def _forward_loop(self, projected, recurrent, constants, initial, time_major):
-        """Returns the time-major inputs, the states after every step (T, states, batch, units) and the outputs
-        in batch-major order, (batch, T, units); the layout changes are compiled with the loop."""
+        """Returns the time-major inputs, each state after every step (a list of (T, batch, units), one per
+        state) and the outputs in batch-major order, (batch, T, units); the layout changes are compiled with
+        the loop."""
         sequence = time_major(projected)
         steps = tf.shape(sequence)[0]
         history = [tf.TensorArray(sequence.dtype, size=steps, element_shape=s.shape) for s in initial]

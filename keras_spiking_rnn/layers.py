@@ -6,7 +6,8 @@ from typing import Any, Union
 
 import tensorflow as tf
 
-from keras_spiking_rnn import bptt, surrogates
+from keras_spiking_rnn import bptt as fused_bptt
+from keras_spiking_rnn import surrogates
 from keras_spiking_rnn._keras import LEGACY, keras
 from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell, MinValue, SpikingCell
 
@@ -104,10 +105,10 @@ class _SequenceRNN(keras.layers.RNN):
         self.bptt = bptt_mode
         self.jit_compile = jit_compile
 
-    def _sequence_runner(self) -> bptt.SequenceRunner:
+    def _sequence_runner(self) -> fused_bptt.SequenceRunner:
         runners = self.__dict__.setdefault("_runners", {})  # not a tracked attribute: rebuilt after loading
         if "runner" not in runners:
-            runners["runner"] = bptt.SequenceRunner(self.cell, jit_compile=self.jit_compile)
+            runners["runner"] = fused_bptt.SequenceRunner(self.cell, jit_compile=self.jit_compile)
         return runners["runner"]
 
     def _checks_projection(self) -> bool:
@@ -120,7 +121,7 @@ class _SequenceRNN(keras.layers.RNN):
         if self._checks_projection():
             # NaN or Inf in the inputs makes their projection non-finite too, and it is smaller to scan
             projected = _check_finite(self, projected, "in its inputs or in `kernel`/`bias` (a diverged update?)")
-        if self.bptt == "fused" and bptt.supports(self.cell, mask, self.unroll):
+        if self.bptt == "fused" and fused_bptt.supports(self.cell, mask, self.unroll):
             return self._sequence_runner()(projected, initial_state, go_backwards=self.go_backwards)
 
         def step(inputs, states):
