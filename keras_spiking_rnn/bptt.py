@@ -33,6 +33,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
+from keras_spiking_rnn.cells.gated import level_slopes
 
 
 def supports(cell, mask, unroll: bool) -> bool:
@@ -246,7 +247,7 @@ def _reverse_loop(steps, body, carries, dtype, jit_compile: bool):
 def _surrogate_slopes(surrogate, margins, jit_compile: bool):
     """The surrogate derivative at every step's ``potential - threshold``, (T, batch, units), in one pass
     (XLA fuses the elementwise formula into one kernel)."""
-    return _run(lambda: surrogate.gain * surrogate.derivative(margins), jit_compile)
+    return _run(lambda: surrogate.spike_gradient(margins), jit_compile)
 
 
 def _feedback_matrix(recurrent, alpha, jit_compile: bool):
@@ -388,11 +389,9 @@ def _gated_adjoint(cell, d_outputs, d_final, sequence, recurrent, constants, pre
 
     forget, factors = _run(gate_factors, jit_compile)
     feedback = None if recurrent is None else _run(lambda: tf.transpose(recurrent), jit_compile)
-    levels = tf.cast(tf.range(1, cell.levels + 1), sequence.dtype)
-    surrogate, threshold = cell.surrogate, cell.threshold
 
-    def slopes(potential):  # d o / d mem: the surrogate summed over the levels
-        return surrogate.gain * tf.reduce_sum(surrogate.derivative(potential[..., None] / threshold - levels), -1)
+    def slopes(potential):  # d o / d mem = d count / d (mem / threshold)
+        return level_slopes(potential / cell.threshold, cell.levels, cell.surrogate)
 
     def step(t, from_synaptic, from_potential, from_output):
         d_output = d_outputs[t] + from_output

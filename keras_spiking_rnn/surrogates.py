@@ -121,13 +121,17 @@ class Surrogate:
         """The surrogate of ``dH/dv`` before ``gain``; same shape and dtype as ``v``."""
         raise NotImplementedError(f"{type(self).__name__} must implement derivative(v).")
 
+    def spike_gradient(self, v: tf.Tensor) -> tf.Tensor:
+        """The gradient the spike passes back per unit of upstream gradient: ``gain * derivative(v)``."""
+        return self.gain * self.derivative(v)
+
     def __call__(self, v: tf.Tensor) -> tf.Tensor:
         """Spikes ``H(v)`` (shape and dtype of ``v``) with the surrogate gradient."""
 
         @tf.custom_gradient
         def spike(x):
             def grad(upstream):
-                return upstream * (self.gain * self.derivative(x))
+                return upstream * self.spike_gradient(x)
 
             return tf.where(x > 0, tf.ones_like(x), tf.zeros_like(x)), grad
 

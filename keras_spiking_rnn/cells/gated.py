@@ -63,24 +63,32 @@ def multi_level_spikes(
     return threshold * count
 
 
+def level_slopes(scaled, levels: int, surrogate: surrogates.Surrogate):
+    """``d count / d scaled``: the surrogate's gradient summed over the levels, ``sum_k spike_gradient(scaled - k)``.
+
+    Args:
+        scaled: ``potential / threshold``, any shape.
+        levels: the number of levels ``k = 1..levels``.
+        surrogate: the spike function of each level.
+
+    Returns:
+        A tensor of the shape and dtype of ``scaled``.
+    """
+    k = tf.cast(tf.range(1, levels + 1), scaled.dtype)  # Range has no float16 kernel
+    return tf.reduce_sum(surrogate.spike_gradient(scaled[..., None] - k), axis=-1)
+
+
 def _count_levels(scaled, levels: int, surrogate: surrogates.Surrogate):
-    """``sum_k H(scaled - k)`` over ``k = 1..levels``, with the surrogate's gradient for each step.
+    """``sum_k H(scaled - k)`` over ``k = 1..levels``, with the surrogate's gradient for each level.
 
     Forward in closed form, ``clip(ceil(scaled) - 1, 0, levels)``, exactly the count (``scaled > k`` is
-    ``ceil(scaled) - 1 >= k``), without a (..., levels) tensor; backward
-    ``gain * sum_k surrogate'(scaled - k)``, the sum of the per-level surrogate gradients.
+    ``ceil(scaled) - 1 >= k``), without a (..., levels) tensor; backward :func:`level_slopes`.
     """
 
     @tf.custom_gradient
     def count(scaled):
         total = tf.clip_by_value(tf.math.ceil(scaled) - 1.0, 0.0, float(levels))
-
-        def grad(upstream):
-            k = tf.cast(tf.range(1, levels + 1), scaled.dtype)  # Range has no float16 kernel
-            slopes = tf.reduce_sum(surrogate.derivative(scaled[..., None] - k), axis=-1)
-            return upstream * surrogate.gain * slopes
-
-        return total, grad
+        return total, lambda upstream: upstream * level_slopes(scaled, levels, surrogate)
 
     return count(scaled)
 
