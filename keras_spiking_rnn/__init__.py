@@ -3,11 +3,13 @@
 from keras_spiking_rnn import surrogates
 from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
 from keras_spiking_rnn.layers import LeakyReadout, SpikeCountReadout, SpikingRNN
+from keras_spiking_rnn.regularizers import FiringRateRegularizer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ALIFCell",
+    "FiringRateRegularizer",
     "GatedSpikingCell",
     "LIFCell",
     "LeakyIntegratorCell",

@@ -10,6 +10,7 @@ from keras_spiking_rnn import bptt as fused_bptt
 from keras_spiking_rnn import surrogates
 from keras_spiking_rnn._keras import LEGACY, keras
 from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell, MinValue, SpikingCell
+from keras_spiking_rnn.regularizers import FiringRateRegularizer
 
 if not LEGACY:
     from keras.src import backend as keras_backend  # the time loop keras.layers.RNN itself runs
@@ -115,30 +116,58 @@ class _SequenceRNN(keras.layers.RNN):
         return self.checks_inputs and not LEGACY and getattr(self.cell, "projects_inputs", False)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if LEGACY or not getattr(self.cell, "projects_inputs", False):
+        if LEGACY:
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        projected = self.cell.project_inputs(sequences)
-        if self._checks_projection():
-            # NaN or Inf in the inputs makes their projection non-finite too, and it is smaller to scan
-            projected = _check_finite(self, projected, "in its inputs or in `kernel`/`bias` (a diverged update?)")
-        if self.bptt == "fused" and fused_bptt.supports(self.cell, mask, self.unroll):
-            return self._sequence_runner()(projected, initial_state, go_backwards=self.go_backwards)
+        if not getattr(self.cell, "projects_inputs", False):  # e.g. the quantization-aware cells
 
-        def step(inputs, states):
-            output, new_states = self.cell.step(inputs, states, training=training)
-            return output, list(new_states)
+            def step(inputs, states):
+                output, new_states = self.cell(inputs, states, training=training)
+                return output, list(new_states)
 
-        return keras_backend.rnn(
+            inputs = sequences
+        else:
+            inputs = self.cell.project_inputs(sequences)
+            if self._checks_projection():
+                # NaN or Inf in the inputs makes their projection non-finite too, and it is smaller to scan
+                inputs = _check_finite(self, inputs, "in its inputs or in `kernel`/`bias` (a diverged update?)")
+            if self.bptt == "fused" and fused_bptt.supports(self.cell, mask, self.unroll):
+                result = self._sequence_runner()(inputs, initial_state, go_backwards=self.go_backwards)
+                self._add_firing_rate_loss(result[1], mask)
+                return result
+
+            def step(inputs, states):
+                output, new_states = self.cell.step(inputs, states, training=training)
+                return output, list(new_states)
+
+        result = keras_backend.rnn(
             step,
-            projected,
+            inputs,
             list(initial_state),
             go_backwards=self.go_backwards,
             mask=mask,
             unroll=self.unroll,
             input_length=sequences.shape[1],
             zero_output_for_mask=self.zero_output_for_mask,
-            return_all_outputs=self.return_sequences,
+            return_all_outputs=self.return_sequences or self.firing_rate_regularizer is not None,
         )
+        self._add_firing_rate_loss(result[1], mask)
+        return result
+
+    firing_rate_regularizer = None
+
+    def _add_firing_rate_loss(self, outputs, mask) -> None:
+        """Adds the firing-rate penalty of ``outputs`` (batch, time, units), in spikes per step, to the losses."""
+        regularizer = self.firing_rate_regularizer
+        if regularizer is None:
+            return
+        height = self.cell.threshold if isinstance(self.cell, GatedSpikingCell) else 1.0  # a level-k output = k spikes
+        spikes = outputs / tf.cast(height, outputs.dtype)
+        if mask is not None and self.go_backwards:
+            mask = tf.reverse(mask, [1])  # the outputs are in the order the steps ran
+        if isinstance(regularizer, FiringRateRegularizer):
+            self.add_loss(regularizer.penalty(regularizer.rates(spikes, mask)))
+        else:
+            self.add_loss(regularizer(spikes))
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking_rnn")
@@ -175,6 +204,11 @@ class SpikingRNN(_SequenceRNN):
             gradients of gradients).
         jit_compile: compile the fused loops with XLA (faster on CPU; turn
             off where XLA is unavailable).
+        firing_rate_regularizer: a
+            :class:`~keras_spiking_rnn.regularizers.FiringRateRegularizer`
+            (or any Keras regularizer, given the spikes (batch, timesteps,
+            units)): its penalty on the spikes of every step is added to the
+            loss, whatever ``return_sequences`` is.
         **kwargs: Keras layer arguments (``name``, ``dtype``, ``trainable``) and,
             when ``neuron`` is a name, the cell's arguments (``surrogate``,
             ``tau_m_initializer``, ``threshold``, ``levels``, ...).
@@ -206,11 +240,26 @@ class SpikingRNN(_SequenceRNN):
         zero_output_for_mask: bool = False,
         bptt: str = "fused",
         jit_compile: bool = True,
+        firing_rate_regularizer: keras.regularizers.Regularizer | dict | None = None,
         **kwargs: Any,
     ):
         layer_kwargs, cell_kwargs = _split_kwargs(kwargs)
         cell = _make_cell(units, neuron, cell_kwargs, layer_kwargs.get("dtype"))
         self._set_training_options(bptt, jit_compile)
+        if firing_rate_regularizer is not None:
+            given = firing_rate_regularizer
+            if LEGACY:
+                raise ValueError("SpikingRNN: `firing_rate_regularizer` needs Keras 3 (not tf-keras).")
+            try:
+                firing_rate_regularizer = keras.regularizers.get(firing_rate_regularizer)
+            except (ValueError, TypeError):
+                firing_rate_regularizer = None
+            if not callable(firing_rate_regularizer):
+                raise ValueError(
+                    "SpikingRNN: `firing_rate_regularizer` must be a FiringRateRegularizer or another Keras "
+                    f"regularizer, got {given!r}."
+                )
+        self.firing_rate_regularizer = firing_rate_regularizer
         super().__init__(
             cell,
             return_sequences=return_sequences,
@@ -232,6 +281,8 @@ class SpikingRNN(_SequenceRNN):
         config["neuron"] = config.pop("cell")
         config["units"] = self.cell.units
         config.update(bptt=self.bptt, jit_compile=self.jit_compile)
+        if self.firing_rate_regularizer is not None:
+            config["firing_rate_regularizer"] = keras.regularizers.serialize(self.firing_rate_regularizer)
         return config
 
     @classmethod
@@ -403,7 +454,7 @@ class SpikeCountReadout(keras.layers.Layer):
 
 
 def custom_objects_by_name() -> dict[str, type]:
-    """Every serializable class of the package by its bare class name: cells, layers, surrogates, ``MinValue``.
+    """Every serializable class of the package by its bare class name: cells, layers, surrogates, regularizers.
 
     Keras 3 and tf-keras's ``.keras`` format find them by their registered
     names (``"keras_spiking_rnn>ALIFCell"``). tf-keras's h5 and SavedModel
@@ -418,5 +469,5 @@ def custom_objects_by_name() -> dict[str, type]:
         >>> model = tf_keras.models.load_model("model.h5", custom_objects=custom_objects_by_name())
     """
     classes = [ALIFCell, GatedSpikingCell, LIFCell, LeakyIntegratorCell, MinValue, SpikingRNN, LeakyReadout]
-    classes += [SpikeCountReadout, *surrogates._REGISTRY.values()]
+    classes += [SpikeCountReadout, FiringRateRegularizer, *surrogates._REGISTRY.values()]
     return {cls.__name__: cls for cls in classes}
