@@ -1,0 +1,237 @@
+"""Operation counts (MACs and ACs) and a theoretical energy estimate, after Yin et al. (2021), Fig. 2a and Table 2.
+
+The cost model:
+
+* A connection whose input is a real number costs one multiply-accumulate
+  (MAC) per weight and timestep, whether the input is zero or not (dense
+  layers, LSTM, GRU, the first layer of a spiking network fed real features).
+* A binary spike costs one accumulate (AC) per synapse it reaches: the
+  target adds the weight. So a spiking connection costs
+  ``non-zero inputs x fan-out`` ACs per step, which is
+  ``weights x firing rate`` on average. A spike count ``k`` (binned spike
+  input) costs ``k`` ACs per synapse.
+* A multi-level output (the gated cell with ``levels > 1``) is a small
+  integer times the level height, so each non-zero output costs one MAC per
+  synapse it reaches (Ponghiran & Roy count multiplications that scale with
+  the non-zero outputs); a zero costs nothing.
+* Each neuron's own update costs a few operations per step, counted from
+  the equations as implemented (multiplications as MACs, additions of a
+  constant as ACs, each sigmoid or tanh as one MAC, threshold comparisons
+  free). See :data:`NEURON_UPDATE_OPERATIONS`.
+* Biases cost one AC per gate unit and step in spiking layers, and are
+  counted as the ``+ 1`` input of a MAC row in LSTM, GRU and dense layers.
+
+Energy (a theoretical estimate, like the paper's): ``E = 3.1 pJ x MAC +
+0.1 pJ x AC`` per step, Horowitz's 45 nm figures for 32-bit integer multiply
+and add (M. Horowitz, ISSCC 2014, as used by Yin et al. 2021). It ignores
+memory access, data movement and spike routing, which often dominate on
+real hardware; its float32 figures would be 4.6 pJ and 0.9 pJ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from keras_spiking_rnn._keras import keras
+from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
+
+#: Energy of one multiply-accumulate in picojoules: 32-bit integer multiply, 45 nm (Horowitz 2014; Yin et al. 2021).
+MAC_ENERGY_PJ = 3.1
+#: Energy of one accumulate in picojoules: 32-bit integer add, 45 nm (Horowitz 2014; Yin et al. 2021).
+AC_ENERGY_PJ = 0.1
+
+#: (MACs, ACs) of one neuron's update per step, counted from the equations in the cells' docstrings:
+#:
+#: * LIF: ``alpha * u`` and ``(1 - alpha) * I``: 2 MACs; the reset is a select or a conditional subtraction.
+#: * ALIF: the same 2, plus ``rho * eta`` (the ``(1 - rho) * s`` term adds a constant when ``s = 1``) and
+#:   ``theta = b0 + beta * eta``: 4 MACs.
+#: * gated: ``sigmoid`` (1), ``forget * syn`` and ``(1 - forget) * cand`` (2), the level count ``mem / threshold``
+#:   (1): 4 MACs; ``1 - forget`` and ``mem + syn - o``: 2 ACs (counting the subtraction with the addition).
+#:   Ponghiran & Roy's code counts 8 operations per neuron without separating them.
+#: * leaky integrator (readout): ``alpha * u`` and ``(1 - alpha) * I``: 2 MACs.
+NEURON_UPDATE_OPERATIONS: dict[type, tuple[int, int]] = {
+    ALIFCell: (4, 0),
+    LIFCell: (2, 0),
+    GatedSpikingCell: (4, 2),
+    LeakyIntegratorCell: (2, 0),
+}
+
+_INPUT_KINDS = ("dense", "spikes")
+
+
+@dataclasses.dataclass(frozen=True)
+class Operations:
+    """Operations per timestep: ``macs`` multiply-accumulates and ``acs`` accumulates (floats: averages)."""
+
+    macs: float
+    acs: float = 0.0
+
+    def energy_pj(self, mac_pj: float = MAC_ENERGY_PJ, ac_pj: float = AC_ENERGY_PJ) -> float:
+        """Theoretical energy in picojoules, ``mac_pj * macs + ac_pj * acs`` (see :func:`energy_pj`)."""
+        return energy_pj(self.macs, self.acs, mac_pj, ac_pj)
+
+    def __add__(self, other: Operations) -> Operations:
+        return Operations(self.macs + other.macs, self.acs + other.acs)
+
+
+def energy_pj(macs: float, acs: float, mac_pj: float = MAC_ENERGY_PJ, ac_pj: float = AC_ENERGY_PJ) -> float:
+    """Theoretical energy of ``macs`` MACs and ``acs`` ACs in picojoules: ``mac_pj * macs + ac_pj * acs``.
+
+    The defaults are Horowitz's 45 nm figures that Yin et al. (2021) use,
+    3.1 pJ per (32-bit integer) MAC and 0.1 pJ per AC. A theoretical
+    estimate: memory access and data movement are not included.
+
+    Args:
+        macs: number of multiply-accumulates (>= 0).
+        acs: number of accumulates (>= 0).
+        mac_pj: energy of one MAC in pJ.
+        ac_pj: energy of one AC in pJ.
+
+    Returns:
+        The energy in picojoules.
+
+    Example:
+        >>> energy_pj(1000, 10_000)
+        4100.0
+    """
+    for name, value in (("macs", macs), ("acs", acs), ("mac_pj", mac_pj), ("ac_pj", ac_pj)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value >= 0:
+            raise ValueError(f"energy_pj: `{name}` must be a number >= 0, got {value!r}.")
+    return float(mac_pj * macs + ac_pj * acs)
+
+
+def _check_sizes(owner: str, inputs: int, units: int) -> None:
+    for name, value in (("inputs", inputs), ("units", units)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{owner}: `{name}` must be an integer >= 1, got {value!r}.")
+
+
+def lstm_operations(inputs: int, units: int) -> Operations:
+    """Operations of one LSTM layer per timestep (Yin et al. 2021, Fig. 2a).
+
+    Four gates of ``(inputs + units + 1) x units`` MACs (weights and bias), the
+    three elementwise products ``f * c``, ``i * g``, ``o * tanh(c)`` and five
+    nonlinearities (three sigmoids, two tanh), each counted as one MAC per unit.
+
+    Args:
+        inputs: input features per step.
+        units: hidden units.
+
+    Returns:
+        :class:`Operations` per step; all MACs.
+
+    Example:
+        >>> lstm_operations(8, 128).macs
+        71168
+    """
+    _check_sizes("lstm_operations", inputs, units)
+    return Operations(macs=4 * (inputs + units + 1) * units + 8 * units)
+
+
+def gru_operations(inputs: int, units: int, reset_after: bool = True) -> Operations:
+    """Operations of one GRU layer per timestep, as ``keras.layers.GRU`` computes it.
+
+    Three gates of ``(inputs + units + 2) x units`` MACs with ``reset_after``
+    (Keras's default: separate input and recurrent biases), else
+    ``(inputs + units + 1) x units``; the three elementwise products
+    ``r * (U h)``, ``z * h``, ``(1 - z) * h~`` and three nonlinearities, one MAC
+    per unit each.
+
+    Args:
+        inputs: input features per step.
+        units: hidden units.
+        reset_after: Keras's ``reset_after`` (two bias vectors).
+
+    Returns:
+        :class:`Operations` per step; all MACs.
+
+    Example:
+        >>> gru_operations(8, 128).macs
+        53760
+    """
+    _check_sizes("gru_operations", inputs, units)
+    return Operations(macs=3 * (inputs + units + (2 if reset_after else 1)) * units + 6 * units)
+
+
+def simple_rnn_operations(inputs: int, units: int) -> Operations:
+    """Operations of one ``keras.layers.SimpleRNN`` per timestep: ``(inputs + units + 1) x units`` MACs and a tanh.
+
+    Example:
+        >>> simple_rnn_operations(8, 128).macs
+        17536
+    """
+    _check_sizes("simple_rnn_operations", inputs, units)
+    return Operations(macs=(inputs + units + 1) * units + units)
+
+
+def neuron_update_operations(cell: keras.layers.Layer) -> tuple[int, int]:
+    """(MACs, ACs) of one neuron's update per step for a cell (:data:`NEURON_UPDATE_OPERATIONS`).
+
+    A cell class of your own can declare ``neuron_update_operations = (macs, acs)``.
+
+    Raises:
+        ValueError: for a cell whose cost is not known.
+    """
+    declared = getattr(type(cell), "neuron_update_operations", None)
+    if declared is not None:
+        return tuple(declared)
+    for cls, cost in NEURON_UPDATE_OPERATIONS.items():
+        if isinstance(cell, cls):
+            return cost
+    raise ValueError(
+        f"count_operations: no operation count for cell {type(cell).__name__}; give the class an attribute "
+        "`neuron_update_operations = (macs, acs)` per neuron and step."
+    )
+
+
+def output_kind(layer: keras.layers.Layer) -> str:
+    """How a layer's outputs cost at the synapses they reach: ``"binary"``, ``"multilevel"`` or ``"dense"``."""
+    from keras_spiking_rnn.layers import SpikingRNN  # the layers import the cells; this module is imported lazily
+
+    if isinstance(layer, SpikingRNN):
+        cell = layer.cell
+        if isinstance(cell, GatedSpikingCell) and cell.levels > 1:
+            return "multilevel"
+        return "binary"
+    return "dense"
+
+
+def synapse_operations(inputs: np.ndarray, kind: str, fan_out: int) -> Operations:
+    """Operations per step of ``inputs`` (batch, time, features) arriving at ``fan_out`` synapses each.
+
+    ``"dense"``: one MAC per weight; ``"binary"``: one AC per non-zero input
+    and synapse; ``"multilevel"``: one MAC per non-zero input and synapse;
+    ``"spikes"`` (spike counts): ``k`` ACs per synapse for a count ``k``.
+
+    Args:
+        inputs: the values arriving, (batch, time, features); only their zeros matter except for ``"spikes"``.
+        kind: one of the four above.
+        fan_out: synapses per input feature (``n_gates * units`` of the receiving layer).
+
+    Returns:
+        :class:`Operations` per step and sequence, averaged over the batch and the steps.
+
+    Raises:
+        ValueError: unknown ``kind``, or ``"spikes"`` inputs that are not non-negative whole numbers.
+
+    Example:
+        >>> spikes = np.array([[[1, 0], [0, 0], [1, 1]]])  # 4 spikes in 3 steps
+        >>> synapse_operations(spikes, "binary", fan_out=3).acs  # 4 spikes x 3 synapses / 3 steps
+        4.0
+    """
+    inputs = np.asarray(inputs)
+    steps = inputs.shape[0] * inputs.shape[1]
+    if kind == "dense":
+        return Operations(macs=float(inputs.shape[-1] * fan_out))
+    if kind in ("binary", "multilevel"):
+        events = np.count_nonzero(inputs) * fan_out / steps
+        return Operations(macs=events) if kind == "multilevel" else Operations(macs=0.0, acs=events)
+    if kind == "spikes":
+        if np.any(inputs < 0) or np.any(inputs != np.round(inputs)):
+            raise ValueError(
+                "count_operations: `input_kind='spikes'` needs spike counts (non-negative whole numbers) as inputs."
+            )
+        return Operations(macs=0.0, acs=float(inputs.sum()) * fan_out / steps)
+    raise ValueError(f"synapse_operations: `kind` must be dense, binary, multilevel or spikes, got {kind!r}.")

@@ -1,0 +1,241 @@
+"""Operation counts of a whole model on real input data: per layer, per timestep and per sequence."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from keras_spiking_rnn._keras import keras
+from keras_spiking_rnn.analysis import operations as ops
+
+_PASS_THROUGH = (keras.layers.Dropout, keras.layers.Masking, keras.layers.GaussianNoise, keras.layers.Activation)
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerOperations:
+    """One layer's costs, averaged over the batch and the timesteps.
+
+    Attributes:
+        name: the layer's name.
+        kind: what was counted, e.g. ``"ALIFCell"``, ``"LSTM"``, ``"Dense"``.
+        parameters: the layer's weight count.
+        macs_per_step: multiply-accumulates per timestep.
+        acs_per_step: accumulates per timestep.
+        nonzero_output_rate: for spiking layers, the fraction of non-zero outputs per neuron and step; else None.
+    """
+
+    name: str
+    kind: str
+    parameters: int
+    macs_per_step: float
+    acs_per_step: float
+    nonzero_output_rate: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class OperationReport:
+    """A model's operation counts (see :func:`count_operations`); energies are theoretical estimates.
+
+    Attributes:
+        layers: per-layer counts, in the model's order.
+        timesteps: the timesteps per sequence of the data counted.
+    """
+
+    layers: tuple[LayerOperations, ...]
+    timesteps: int
+
+    @property
+    def macs_per_step(self) -> float:
+        return float(sum(layer.macs_per_step for layer in self.layers))
+
+    @property
+    def acs_per_step(self) -> float:
+        return float(sum(layer.acs_per_step for layer in self.layers))
+
+    @property
+    def parameters(self) -> int:
+        return int(sum(layer.parameters for layer in self.layers))
+
+    @property
+    def macs_per_sequence(self) -> float:
+        return self.macs_per_step * self.timesteps
+
+    @property
+    def acs_per_sequence(self) -> float:
+        return self.acs_per_step * self.timesteps
+
+    def energy_per_step_pj(self, mac_pj: float = ops.MAC_ENERGY_PJ, ac_pj: float = ops.AC_ENERGY_PJ) -> float:
+        """Theoretical energy per timestep in pJ (:func:`~keras_spiking_rnn.analysis.operations.energy_pj`)."""
+        return ops.energy_pj(self.macs_per_step, self.acs_per_step, mac_pj, ac_pj)
+
+    def to_markdown(self) -> str:
+        """The report as a Markdown table: a row per layer and a total."""
+        lines = [
+            "| layer | counted as | parameters | MACs / step | ACs / step | non-zero outputs |",
+            "| --- | --- | ---: | ---: | ---: | ---: |",
+        ]
+        for layer in self.layers:
+            rate = "" if layer.nonzero_output_rate is None else f"{layer.nonzero_output_rate:.3f}"
+            lines.append(
+                f"| {layer.name} | {layer.kind} | {layer.parameters:,} | {layer.macs_per_step:,.0f} "
+                f"| {layer.acs_per_step:,.0f} | {rate} |"
+            )
+        lines.append(f"| total | | {self.parameters:,} | {self.macs_per_step:,.0f} | {self.acs_per_step:,.0f} | |")
+        energy = self.energy_per_step_pj()
+        lines.append("")
+        lines.append(
+            f"Theoretical energy estimate: {energy / 1000:,.2f} nJ per step, {energy * self.timesteps / 1e6:,.3f} uJ "
+            f"per {self.timesteps}-step sequence (3.1 pJ/MAC, 0.1 pJ/AC, 45 nm; Horowitz 2014 via Yin et al. 2021)."
+        )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def _first(tensor):
+    """A layer's main output (with ``return_state`` a layer returns a list)."""
+    return tensor[0] if isinstance(tensor, (list, tuple)) else tensor
+
+
+def _graph(model: keras.Model, layers: list, features: int) -> tuple[keras.Model, dict[str, keras.layers.Layer]]:
+    """A model returning every layer's input and output, and the layer that produced each layer's input.
+
+    A ``Sequential`` model is chained afresh (a loaded one has several call nodes per layer); a functional
+    model is read from its graph.
+    """
+    producers = {}
+    if isinstance(model, keras.Sequential):
+        source = keras.Input((None, features))
+        tensors, previous, value = [], None, source
+        for layer in layers:
+            producers[layer.name] = previous
+            tensors.append(value)
+            value = _first(layer(value))
+            tensors.append(value)
+            previous = layer
+        return keras.Model(source, tensors), producers
+    made_by = {id(_first(layer.output)): layer for layer in layers}
+    for layer in layers:
+        producers[layer.name] = made_by.get(id(layer.input))
+    tensors = [_first(t) for layer in layers for t in (layer.input, layer.output)]
+    try:
+        return keras.Model(model.inputs, tensors), producers
+    except ValueError as error:
+        raise ValueError(
+            f"count_operations: cannot trace the layers of model {model.name!r} from its input; a layer called in "
+            "several models is counted at its first call. Count a model whose layers are called once."
+        ) from error
+
+
+def _input_kind(layer, producers, model_input_kind: str) -> str:
+    producer = producers[layer.name]
+    while isinstance(producer, _PASS_THROUGH) and not (
+        isinstance(producer, keras.layers.Activation) and producer.activation is not keras.activations.linear
+    ):
+        producer = producers[producer.name]
+    if producer is None:
+        return "spikes" if model_input_kind == "spikes" else "dense"
+    return ops.output_kind(producer)
+
+
+def _spiking_sequences(layer, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """The spiking layer's outputs at every step, in the order the steps ran (it may return only the last)."""
+    if layer.return_sequences:
+        return outputs
+    rnn = keras.layers.RNN(layer.cell, return_sequences=True, go_backwards=layer.go_backwards)
+    return keras.ops.convert_to_numpy(rnn(inputs))
+
+
+def _count_layer(layer, inputs: np.ndarray, outputs: np.ndarray, kind: str, timesteps: int) -> LayerOperations:
+    from keras_spiking_rnn.layers import LeakyReadout, SpikingRNN
+
+    params = int(layer.count_params())
+    if isinstance(layer, (SpikingRNN, LeakyReadout)):
+        cell = layer.cell
+        width = getattr(cell, "n_gates", 1) * cell.units
+        total = ops.synapse_operations(inputs, kind, width)
+        if getattr(cell, "use_bias", True):
+            total += ops.Operations(0.0, float(width))
+        macs, acs = ops.neuron_update_operations(cell)
+        total += ops.Operations(float(macs * cell.units), float(acs * cell.units))
+        rate = None
+        if isinstance(layer, SpikingRNN):
+            spikes = _spiking_sequences(layer, inputs, outputs)
+            rate = float(np.count_nonzero(spikes) / spikes.size)
+            if getattr(cell, "recurrent", True):
+                previous = np.concatenate([np.zeros_like(spikes[:, :1]), spikes[:, :-1]], axis=1)  # s_{t-1}
+                total += ops.synapse_operations(previous, ops.output_kind(layer), width)
+        elif layer.output_mode == "mean":
+            total += ops.Operations(0.0, float(cell.units))  # the running sum of the outputs
+        return LayerOperations(layer.name, type(cell).__name__, params, total.macs, total.acs, rate)
+    if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)):
+        features, units = inputs.shape[-1], layer.units
+        if isinstance(layer, keras.layers.LSTM):
+            counted = ops.lstm_operations(features, units)
+        elif isinstance(layer, keras.layers.GRU):
+            counted = ops.gru_operations(features, units, reset_after=layer.reset_after)
+        else:
+            counted = ops.simple_rnn_operations(features, units)
+        return LayerOperations(layer.name, type(layer).__name__, params, counted.macs, counted.acs)
+    if isinstance(layer, keras.layers.Dense) and inputs.ndim in (2, 3):
+        # per application: to every step of a sequence, or once to (batch, features), e.g. after the last step
+        counted = ops.synapse_operations(inputs if inputs.ndim == 3 else inputs[:, None], kind, layer.units)
+        if layer.use_bias:  # the "+ 1" input of a MAC row, or one AC per unit after events
+            counted += ops.Operations(float(layer.units), 0.0) if kind == "dense" else ops.Operations(0.0, layer.units)
+        share = 1.0 if inputs.ndim == 3 else 1.0 / timesteps
+        return LayerOperations(layer.name, "Dense", params, counted.macs * share, counted.acs * share)
+    if params == 0:
+        return LayerOperations(layer.name, type(layer).__name__, 0, 0.0, 0.0)
+    raise ValueError(
+        f"count_operations: cannot count layer {layer.name!r} of type {type(layer).__name__}; supported: "
+        "SpikingRNN, LeakyReadout, LSTM, GRU, SimpleRNN, Dense and layers without weights."
+    )
+
+
+def count_operations(model: keras.Model, x, input_kind: str = "dense", batch_size: int = 256) -> OperationReport:
+    """Counts the MACs and ACs a model needs per timestep on the inputs ``x`` (Yin et al. 2021, Fig. 2a).
+
+    Spiking layers are counted from the spikes they actually emit on ``x``
+    (see :mod:`keras_spiking_rnn.analysis.operations` for the cost model); LSTM,
+    GRU, SimpleRNN and Dense layers from their sizes. A Dense layer applied
+    once to a sequence's last step counts as ``1 / timesteps`` of its cost per
+    step.
+
+    Args:
+        model: a built Keras model with one input (batch, timesteps, features); layers:
+            ``SpikingRNN``, ``LeakyReadout``, ``LSTM``, ``GRU``, ``SimpleRNN``,
+            ``Dense``, and layers without weights.
+        x: input data (batch, timesteps, features), e.g. a few hundred test sequences.
+        input_kind: ``"dense"``: the model's inputs are real numbers (one MAC
+            per weight); ``"spikes"``: spike counts, such as binned SHD events
+            (one AC per spike and synapse).
+        batch_size: batch size of the inference run.
+
+    Returns:
+        An :class:`OperationReport`; ``print(report)`` shows the table and
+        the theoretical energy estimate.
+
+    Raises:
+        ValueError: unknown ``input_kind``, ``x`` not 3-D, a layer that cannot be counted.
+
+    Example:
+        >>> report = count_operations(model, x_test[:200])
+        >>> report.macs_per_step, report.acs_per_step, report.energy_per_step_pj()
+    """
+    if input_kind not in ("dense", "spikes"):
+        raise ValueError(f"count_operations: `input_kind` must be 'dense' or 'spikes', got {input_kind!r}.")
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"count_operations: `x` must be (batch, timesteps, features), got shape {x.shape}.")
+    if len(model.inputs) != 1:
+        raise ValueError(f"count_operations: the model must have one input, it has {len(model.inputs)}.")
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    probe, producers = _graph(model, layers, x.shape[-1])
+    values = probe.predict(x, batch_size=batch_size, verbose=0)
+    counted = []
+    for i, layer in enumerate(layers):
+        inputs, outputs = (np.asarray(v) for v in values[2 * i : 2 * i + 2])
+        counted.append(_count_layer(layer, inputs, outputs, _input_kind(layer, producers, input_kind), x.shape[1]))
+    return OperationReport(tuple(counted), timesteps=int(x.shape[1]))
