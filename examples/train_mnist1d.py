@@ -7,8 +7,10 @@ logistic regression 32%, MLP 68%, GRU 91%, CNN 94%.
     python examples/train_mnist1d.py                     # short run: 20 epochs, about 2 minutes on 2 CPU cores
     python examples/train_mnist1d.py --full --baseline   # the README's figures: 100 epochs, and a GRU in the same run
 
-The script prints test accuracy and firing rates, writes the trained model
-(``model.keras``) and ``results.json`` to ``--output-dir``, then exports the
+The script prints test accuracy, firing rates and operation counts, writes the
+trained model (``model.keras``), ``results.json`` and figures (``figures/*.png``:
+spike raster, membrane traces, firing-rate histograms, time constants, accuracy
+over the timesteps seen) to ``--output-dir``, then exports the
 model to int8 TensorFlow Lite Micro in ``--output-dir/tflm`` and verifies it
 in the TFLM interpreter (skip with ``--no-export``).
 """
@@ -16,6 +18,7 @@ in the TFLM interpreter (skip with ``--no-export``).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
@@ -25,7 +28,10 @@ import keras
 import numpy as np
 
 from keras_spiking_rnn import LeakyReadout, SpikingRNN
+from keras_spiking_rnn.analysis import accuracy_over_time, count_operations, firing_rates, record_states, spiking_layers
+from keras_spiking_rnn.analysis.plots import time_constants
 from keras_spiking_rnn.data import load_mnist1d, sliding_windows
+from keras_spiking_rnn.regularizers import FiringRateRegularizer
 
 
 def layer_settings(neuron: str, first: bool, features: int) -> dict:
@@ -47,17 +53,32 @@ def layer_settings(neuron: str, first: bool, features: int) -> dict:
     return settings
 
 
-def build_model(neuron: str, units: int, layers: int, features: int, classes: int = 10) -> keras.Model:
-    """``layers`` recurrent spiking layers of ``units`` neurons and a leaky-integrator readout."""
+def build_model(
+    neuron: str,
+    units: int,
+    layers: int,
+    features: int,
+    classes: int = 10,
+    rate_target: float | None = None,
+    rate_strength: float = 0.05,
+    **cell_arguments,
+) -> keras.Model:
+    """``layers`` recurrent spiking layers of ``units`` neurons and a leaky-integrator readout.
+
+    With ``rate_target``, each spiking layer gets a ``FiringRateRegularizer(rate_target, rate_strength)``;
+    ``cell_arguments`` (e.g. ``surrogate``, ``train_time_constants``) go to every spiking layer's cell.
+    """
     stack = [keras.Input((None, features))]
     for i in range(layers):
+        regularizer = None if rate_target is None else FiringRateRegularizer(rate_target, rate_strength)
         stack.append(
             SpikingRNN(
                 units,
                 neuron=neuron,
                 return_sequences=True,
                 name=f"{neuron}_{i + 1}",
-                **layer_settings(neuron, i == 0, features),
+                firing_rate_regularizer=regularizer,
+                **{**layer_settings(neuron, i == 0, features), **cell_arguments},
             )
         )
     stack.append(LeakyReadout(classes, output_mode="mean", name="readout"))
@@ -91,12 +112,33 @@ def train(model: keras.Model, data, epochs: int, batch_size: int, learning_rate:
     return float(model.evaluate(x_test, y_test, verbose=0)[1])
 
 
-def firing_rates(model: keras.Model, x: np.ndarray) -> dict[str, float]:
-    spiking = [layer for layer in model.layers if isinstance(layer, SpikingRNN)]
-    probe = keras.Model(model.inputs, [layer.output for layer in spiking])
-    outputs = probe.predict(x, verbose=0)
-    outputs = outputs if isinstance(outputs, list) else [outputs]
-    return {layer.name: float(np.mean(out > 0)) for layer, out in zip(spiking, outputs)}
+def save_figures(model: keras.Model, x_test, y_test, taus_before: dict, directory: Path) -> list[Path]:
+    """Spike raster, potential and threshold traces, firing-rate histograms, time constants before and after
+    training, and accuracy over the timesteps seen, as PNGs in ``directory`` (needs matplotlib)."""
+    from keras_spiking_rnn.analysis import plots
+
+    first = spiking_layers(model)[0].name
+    states = record_states(model, x_test[:64], first)
+    figures = {}
+    ax = plots.plot_raster(states["output"], sample=0, title=f"{first}: test sequence 0 (label {y_test[0]})")
+    figures["raster"] = ax
+    figures["traces"] = plots.plot_traces(states, neurons=_active_neurons(states["output"]), sample=0)
+    for name, activity in firing_rates(model, x_test).items():
+        sequences = record_states(model, x_test[:256], name)["output"]
+        figures[f"firing_rates_{name}"] = plots.plot_firing_rate_histogram(sequences)
+        figures[f"firing_rates_{name}"].set_title(f"{name}: mean {activity.mean_rate:.3f} spikes per neuron and step")
+    after = plots.time_constants(model)
+    if first in after and "tau_m" in after[first]:
+        figures["tau_m"] = plots.plot_time_constants(taus_before[first]["tau_m"], after[first]["tau_m"])
+        figures["tau_m"].set_title(f"{first}: membrane time constants")
+    steps, accuracy = accuracy_over_time(model, x_test, y_test, steps=range(2, x_test.shape[1] + 1, 2))
+    figures["accuracy_over_time"] = plots.plot_accuracy_over_time(steps, accuracy, label=model.name)
+    return [plots.save_figure(ax, directory / f"{name}.png") for name, ax in figures.items()]
+
+
+def _active_neurons(spikes: np.ndarray, count: int = 3) -> list[int]:
+    """The ``count`` neurons that fire most in sample 0, so that the traces show spikes."""
+    return [int(i) for i in np.argsort(-(spikes[0] != 0).sum(axis=0))[:count]]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -110,8 +152,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--baseline", action="store_true", help="also train keras.layers.GRU(units) in the same run")
+    parser.add_argument(
+        "--rate-target", type=float, help="add a FiringRateRegularizer: spikes per neuron and step to keep"
+    )
+    parser.add_argument("--rate-strength", type=float, default=0.05, help="the regularizer's weight in the loss")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", type=Path, default=Path("runs/mnist1d"))
+    parser.add_argument("--no-figures", action="store_true", help="skip the PNGs in OUTPUT_DIR/figures")
     parser.add_argument(
         "--no-export", action="store_true", help="skip the int8 TFLite Micro export (written to OUTPUT_DIR/tflm)"
     )
@@ -124,8 +171,16 @@ def main(argv: list[str] | None = None) -> dict:
     data = (x, y), (x_test, y_test)
     print(f"MNIST-1D: {len(x)} training, {len(x_test)} test sequences of shape {x.shape[1:]}")
 
-    model = build_model(args.neuron, args.units, args.layers, x.shape[-1])
+    model = build_model(
+        args.neuron,
+        args.units,
+        args.layers,
+        x.shape[-1],
+        rate_target=args.rate_target,
+        rate_strength=args.rate_strength,
+    )
     model.summary()
+    taus_before = time_constants(model)
     start = time.perf_counter()
     accuracy = train(model, data, epochs, args.batch_size, args.learning_rate)
     results = {
@@ -134,10 +189,17 @@ def main(argv: list[str] | None = None) -> dict:
         "window": args.window,
         "test_accuracy": accuracy,
         "train_seconds": round(time.perf_counter() - start, 1),
-        "firing_rates": firing_rates(model, x_test),
+        "firing_rates": {name: a.mean_rate for name, a in firing_rates(model, x_test).items()},
         "parameters": int(model.count_params()),
     }
     print(f"{model.name}: test accuracy {accuracy:.4f}, firing rates {results['firing_rates']}")
+    operations = count_operations(model, x_test[:500])
+    results["operations_per_step"] = {
+        "macs": operations.macs_per_step,
+        "acs": operations.acs_per_step,
+        "energy_pj_theoretical": operations.energy_per_step_pj(),
+    }
+    print(operations)
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
     path = args.output_dir / "model.keras"
@@ -147,6 +209,11 @@ def main(argv: list[str] | None = None) -> dict:
     if not same:
         raise SystemExit(f"the reloaded model {path} does not reproduce the trained model's outputs")
     print(f"saved {path}; reloaded model reproduces every test prediction")
+    if not args.no_figures and importlib.util.find_spec("matplotlib") is None:
+        print("no figures: matplotlib is missing (pip install 'keras-spiking-rnn[plots]')")
+    elif not args.no_figures:
+        saved = save_figures(model, x_test, y_test, taus_before, args.output_dir / "figures")
+        print(f"figures: {', '.join(str(p) for p in saved)}")
 
     if not args.no_export:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
