@@ -278,7 +278,7 @@ def test_dataset_batches_are_padded_one_second_features_in_order(commands):
     short = _sine(1200.0, 0.55)
     short = np.round(short * 32767) / 32767  # the 16-bit wav's values
     padded = np.concatenate([short, np.zeros(RATE - len(short), "float32")])
-    np.testing.assert_allclose(x[1].numpy(), log_mel_features(padded).numpy(), atol=1e-3)
+    np.testing.assert_allclose(x[1].numpy(), log_mel_features(padded, normalize=True).numpy(), atol=1e-3)
     train = list(speech_commands_dataset(commands, "train", batch_size=2, shuffle=True, seed=0))
     assert sorted(np.concatenate([y for _, y in train]).tolist()) == [0, 1, 2]
     assert [tuple(x.shape) for x, _ in train] == [(2, 101, 120), (1, 101, 120)]
@@ -411,3 +411,13 @@ def test_digit_errors(kwargs, match):
 def test_permute_steps_errors():
     with pytest.raises(ValueError, match=r"permute_steps: `x` must have shape \(batch, timesteps, features\), got"):
         permute_steps(np.zeros((4, 64)))
+
+
+def test_normalized_bands_have_zero_mean_and_unit_variance_over_time():
+    rng = np.random.default_rng(5)
+    noise = (rng.normal(size=RATE) * np.linspace(0.01, 1.0, RATE)).astype("float32")  # loudness grows
+    log_mel = log_mel_features(noise, normalize=True).numpy()[:, :40]
+    np.testing.assert_allclose(log_mel.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(log_mel.var(axis=0), 1.0, rtol=1e-3)
+    raw = log_mel_features(noise).numpy()[:, :40]
+    np.testing.assert_allclose(log_mel, (raw - raw.mean(0)) / raw.std(0), atol=1e-3)

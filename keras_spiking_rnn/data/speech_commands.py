@@ -71,6 +71,7 @@ def log_mel_features(
     num_mel_bins: int = 40,
     lower_edge_hertz: float = 20.0,
     upper_edge_hertz: float = 4000.0,
+    normalize: bool = False,
 ) -> tf.Tensor:
     """Log-Mel energies with first and second deltas: 30 ms Hann windows every 10 ms.
 
@@ -89,6 +90,8 @@ def log_mel_features(
         num_mel_bins: Mel bands (40).
         lower_edge_hertz: the lowest band's lower edge.
         upper_edge_hertz: the highest band's upper edge (<= sample_rate / 2).
+        normalize: standardize each band over time (zero mean, variance 1) before the deltas, as Yin
+            et al. (2021) normalize their spectrograms; a band constant over time becomes 0.
 
     Returns:
         float32 tensor of shape (..., frames, 3 * num_mel_bins): log-Mel
@@ -128,6 +131,9 @@ def log_mel_features(
         num_mel_bins, fft_length // 2 + 1, sample_rate, lower_edge_hertz, upper_edge_hertz
     )
     log_mel = tf.math.log(tf.tensordot(power, bands, 1) + 1e-6)
+    if normalize:
+        mean, variance = tf.nn.moments(log_mel, axes=[-2], keepdims=True)
+        log_mel = (log_mel - mean) * tf.math.rsqrt(variance + 1e-6)
     first = delta_features(log_mel)
     return tf.concat([log_mel, first, delta_features(first)], axis=-1)
 
@@ -257,7 +263,7 @@ def _split(function: str, root, split: str, words) -> tuple[list[str], list[int]
     return [os.path.join(root, *r.split("/")) for r in relative], [index[r.split("/")[0]] for r in relative]
 
 
-def _features(path: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def _features(path: tf.Tensor, label: tf.Tensor, normalize: bool) -> tuple[tf.Tensor, tf.Tensor]:
     audio, rate = tf.audio.decode_wav(tf.io.read_file(path))
     check = tf.debugging.Assert(
         tf.logical_and(tf.equal(rate, SAMPLE_RATE), tf.equal(tf.shape(audio)[1], 1)),
@@ -267,7 +273,7 @@ def _features(path: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         audio = audio[:SAMPLE_RATE, 0]
     audio = tf.pad(audio, [[0, SAMPLE_RATE - tf.shape(audio)[0]]])  # shorter recordings: silence at the end
     audio = tf.ensure_shape(audio, (SAMPLE_RATE,))
-    return log_mel_features(audio), label
+    return log_mel_features(audio, normalize=normalize), label
 
 
 def speech_commands_dataset(
@@ -278,6 +284,7 @@ def speech_commands_dataset(
     seed: int | None = None,
     words: list[str] | None = None,
     drop_remainder: bool = False,
+    normalize: bool = True,
 ) -> tf.data.Dataset:
     """Batches of Speech Commands features: 1 s clips as (101, 120) log-Mel + deltas frames.
 
@@ -295,6 +302,8 @@ def speech_commands_dataset(
         seed: the shuffling seed.
         words: the classes in label order (see :func:`load_speech_commands_split`).
         drop_remainder: drop the last, smaller batch.
+        normalize: standardize each Mel band of each clip over time, as Yin et al. (2021) do
+            (see :func:`log_mel_features`).
 
     Returns:
         A prefetched ``tf.data.Dataset`` of ``(x, y)``: ``x`` float32 of shape
@@ -317,5 +326,9 @@ def speech_commands_dataset(
     dataset = tf.data.Dataset.from_tensor_slices((paths, np.asarray(labels, "int64")))
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(_features, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.map(
+        lambda path, label: _features(path, label, bool(normalize)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
