@@ -39,3 +39,15 @@ def random_cell(cls, units, inputs, seed, kernel_std=1.0, recurrent_std=0.5, **k
         cell.recurrent_kernel.assign(rng.normal(0, recurrent_std, cell.recurrent_kernel.shape))
     cell.bias.assign(rng.normal(0, 0.1, cell.bias.shape))
     return cell
+
+
+def load_script(relative_path):
+    """Imports a script of the repository (examples/, benchmarks/) as a module, by its path from the root."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

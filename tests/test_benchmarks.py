@@ -1,20 +1,15 @@
 """benchmarks/training_speed.py in a tiny setting: every row runs, the FLOP count is the hand count."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "training_speed.py"
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def speed():
-    spec = importlib.util.spec_from_file_location("training_speed", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/training_speed.py")
 
 
 def test_tiny_run_times_every_model_and_variant(speed, tmp_path):

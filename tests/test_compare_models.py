@@ -1,23 +1,17 @@
 """benchmarks/compare_models.py, quick setting: every row and column filled, the counts equal hand counts."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from keras_spiking_rnn.analysis import lstm_operations
+from tests.conftest import load_script
 from tests.test_datasets import _samples, _write_shd
-
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_models.py"
 
 
 @pytest.fixture(scope="module")
 def compare():
-    spec = importlib.util.spec_from_file_location("compare_models", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/compare_models.py")
 
 
 def test_quick_run_fills_the_table_the_ablations_and_the_int8_columns(compare, tmp_path):

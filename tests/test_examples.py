@@ -1,17 +1,12 @@
 """The examples run end to end in a short setting."""
 
-import importlib.util
 import json
-from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+from tests.conftest import load_script
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"examples/{name}.py")
 
 
 def test_train_mnist1d_short_run(tmp_path):
