@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_spiking_rnn import LeakyReadout, SpikingRNN
+from keras_spiking_rnn import LeakyReadout, SpikeCountReadout, SpikingRNN
 from keras_spiking_rnn.analysis import operations as ops
 from keras_spiking_rnn.analysis.report import count_operations
 
@@ -142,6 +142,15 @@ def test_last_step_spiking_layer_is_counted_over_all_steps():
     lif, dense = count_operations(last_only, SPIKES_IN, input_kind="spikes").layers
     assert (lif.macs_per_step, lif.acs_per_step) == (6.0, 9.75)
     assert dense.acs_per_step == pytest.approx((2 * 5 + 5) / 4)  # 2 spikes of the last step, bias, per sequence
+
+
+def test_spike_count_readout_accumulates_each_spike():
+    model = keras.Sequential(
+        [keras.Input((None, 2)), SpikingRNN(3, neuron="lif", return_sequences=True, name="lif"), SpikeCountReadout()]
+    )
+    model.get_layer("lif").set_weights(lif_with_known_spikes().get_layer("lif").get_weights())
+    _, count = count_operations(model, SPIKES_IN, input_kind="spikes").layers
+    assert (count.macs_per_step, count.acs_per_step) == (0.0, 2.0)  # 8 spikes in 4 steps, one AC each
 
 
 def test_energy_model_and_errors():

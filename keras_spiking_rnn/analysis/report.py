@@ -149,9 +149,12 @@ def _spiking_sequences(layer, inputs: np.ndarray, outputs: np.ndarray) -> np.nda
 
 
 def _count_layer(layer, inputs: np.ndarray, outputs: np.ndarray, kind: str, timesteps: int) -> LayerOperations:
-    from keras_spiking_rnn.layers import LeakyReadout, SpikingRNN
+    from keras_spiking_rnn.layers import LeakyReadout, SpikeCountReadout, SpikingRNN
 
     params = int(layer.count_params())
+    if isinstance(layer, SpikeCountReadout):  # a running count: one AC per non-zero input
+        counted = ops.synapse_operations(inputs, "binary", 1)
+        return LayerOperations(layer.name, "SpikeCountReadout", 0, counted.macs, counted.acs)
     if isinstance(layer, (SpikingRNN, LeakyReadout)):
         cell = layer.cell
         width = getattr(cell, "n_gates", 1) * cell.units
@@ -190,7 +193,7 @@ def _count_layer(layer, inputs: np.ndarray, outputs: np.ndarray, kind: str, time
         return LayerOperations(layer.name, type(layer).__name__, 0, 0.0, 0.0)
     raise ValueError(
         f"count_operations: cannot count layer {layer.name!r} of type {type(layer).__name__}; supported: "
-        "SpikingRNN, LeakyReadout, LSTM, GRU, SimpleRNN, Dense and layers without weights."
+        "SpikingRNN, LeakyReadout, SpikeCountReadout, LSTM, GRU, SimpleRNN, Dense and layers without weights."
     )
 
 
@@ -205,8 +208,8 @@ def count_operations(model: keras.Model, x, input_kind: str = "dense", batch_siz
 
     Args:
         model: a built Keras model with one input (batch, timesteps, features); layers:
-            ``SpikingRNN``, ``LeakyReadout``, ``LSTM``, ``GRU``, ``SimpleRNN``,
-            ``Dense``, and layers without weights.
+            ``SpikingRNN``, ``LeakyReadout``, ``SpikeCountReadout``, ``LSTM``, ``GRU``,
+            ``SimpleRNN``, ``Dense``, and layers without weights.
         x: input data (batch, timesteps, features), e.g. a few hundred test sequences.
         input_kind: ``"dense"``: the model's inputs are real numbers (one MAC
             per weight); ``"spikes"``: spike counts, such as binned SHD events
