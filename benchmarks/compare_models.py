@@ -23,7 +23,9 @@ per neuron and step; MACs and ACs per step on the test data
 and its ratio to the LSTM's; with the exporter, the int8 TFLite Micro
 model's accuracy in the TFLM interpreter and its flash size. The ablations
 (MNIST-1D, ALIF 2 x 128) swap the surrogate gradient and freeze the time
-constants. Results go to ``--output-dir``: comparison.md and comparison.json.
+constants. Results go to ``--output-dir``: comparison.md, comparison.json and
+comparison.png (accuracy against MACs per step; ``--replot DIR/comparison.json``
+redraws it).
 """
 
 from __future__ import annotations
@@ -233,6 +235,40 @@ def to_markdown(results: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+def plot(results: dict, path: Path) -> Path | None:
+    """Accuracy against MACs per step (log scale), one panel per dataset; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no comparison.png: matplotlib is missing (pip install 'keras-spiking-rnn[plots]')")
+        return None
+    tables = results["tables"]
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.6 * len(tables), 3.8), squeeze=False)
+    for ax, (dataset, rows) in zip(axes[0], tables.items()):
+        for row in rows:
+            spiking = row["nonzero_outputs"] is not None
+            ax.scatter(row["macs_per_step"], 100 * row["test_accuracy"], marker="o" if spiking else "s", s=40)
+            ax.annotate(
+                row["model"].split(",")[0],
+                (row["macs_per_step"], 100 * row["test_accuracy"]),
+                fontsize=8,
+                xytext=(4, 4),
+                textcoords="offset points",
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("MACs per timestep (log scale)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(dataset, fontsize=10)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
 def target_met(results: dict) -> str:
     """The issue's target on MNIST-1D: an ALIF or gated SRNN within 1 point of the GRU, >= 10x fewer MACs than LSTM."""
     rows = results["tables"].get("MNIST-1D (8-sample frames)")
@@ -269,7 +305,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="1 epoch, 16 units, 128 sequences: a smoke run")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch log, only a line per trained model")
     parser.add_argument("--output-dir", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--replot", type=Path, help="only redraw comparison.png beside a comparison.json")
     args = parser.parse_args(argv)
+    if args.replot is not None:
+        results = json.loads(args.replot.read_text())
+        plot(results, args.replot.with_name("comparison.png"))
+        return results
     for name in ("epochs", "ablation_epochs", "units"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")

@@ -42,6 +42,11 @@ def test_quick_run_fills_the_table_the_ablations_and_the_int8_columns(compare, t
     assert "python benchmarks/compare_models.py --quick --datasets mnist1d" in table
     assert "| ALIF 2x16 |" in table and "### Ablations" in table and results["target"] in table
     assert json.loads((tmp_path / "comparison.json").read_text())["target"] == results["target"]
+    png = (tmp_path / "comparison.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "comparison.png").unlink()
+    assert compare.main(["--replot", str(tmp_path / "comparison.json")]) == results  # redrawn from the JSON alone
+    assert (tmp_path / "comparison.png").read_bytes()[:8] == png[:8]
 
 
 def test_shd_files_in_the_published_format_are_counted_as_spikes(compare, tmp_path):
