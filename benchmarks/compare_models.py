@@ -321,11 +321,10 @@ def main(argv: list[str] | None = None) -> dict:
     command = "python benchmarks/compare_models.py " + " ".join(sys.argv[1:] if argv is None else argv)
     results["target"] = target_met(results)
     (args.output_dir / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.output_dir / "comparison.md").write_text(
-        to_markdown(results, command.strip()) + "\n" + results["target"] + "\n"
-    )
-    print(to_markdown(results, command.strip()))
-    print(results["target"])
+    table = to_markdown(results, command.strip()) + "\n" + results["target"] + "\n"
+    (args.output_dir / "comparison.md").write_text(table)
+    plot(results, args.output_dir / "comparison.png")
+    print(table)
     return results
 
 
