@@ -24,8 +24,8 @@ and its ratio to the LSTM's; with the exporter, the int8 TFLite Micro
 model's accuracy in the TFLM interpreter and its flash size. The ablations
 (MNIST-1D, ALIF 2 x 128) swap the surrogate gradient and freeze the time
 constants. Results go to ``--output-dir``: comparison.md, comparison.json and
-comparison.png (accuracy against MACs per step; ``--replot DIR/comparison.json``
-redraws it).
+comparison.png (accuracy against MACs per step); ``--replot DIR/comparison.json``
+rewrites the table, the target line and the figure from the JSON alone.
 """
 
 from __future__ import annotations
@@ -270,20 +270,33 @@ def plot(results: dict, path: Path) -> Path | None:
 
 
 def target_met(results: dict) -> str:
-    """The issue's target on MNIST-1D: an ALIF or gated SRNN within 1 point of the GRU, >= 10x fewer MACs than LSTM."""
+    """The issue's target on MNIST-1D: an ALIF or gated SRNN within 1 point of the GRU, with >= 10x fewer MACs per
+    step than the LSTM, where the LSTM is no more than 1 point more accurate than that SRNN (a more accurate LSTM
+    might be shrunk to the SRNN's accuracy, and its MACs with it)."""
     rows = results["tables"].get("MNIST-1D (8-sample frames)")
     if not rows:
         return "target: not measured (no MNIST-1D table)"
     gru = next(r for r in rows if r["model"].startswith("GRU"))
     lstm = next(r for r in rows if r["model"].startswith("LSTM"))
     for r in rows:
-        if r["model"].startswith(("ALIF", "gated")) and r["test_accuracy"] >= gru["test_accuracy"] - 0.01:
-            if r["lstm_macs_over_macs"] >= 10 and lstm["test_accuracy"] >= r["test_accuracy"] - 0.01:
+        close_to_gru = r["test_accuracy"] >= gru["test_accuracy"] - 0.01
+        lstm_not_better = lstm["test_accuracy"] <= r["test_accuracy"] + 0.01
+        if r["model"].startswith(("ALIF", "gated")) and close_to_gru and lstm_not_better:
+            if r["lstm_macs_over_macs"] >= 10:
                 return (
                     f"target met: {r['model']} {r['test_accuracy']:.1%} (GRU {gru['test_accuracy']:.1%}) with "
                     f"{r['lstm_macs_over_macs']:.1f}x fewer MACs per step than the LSTM ({lstm['test_accuracy']:.1%})"
                 )
     return "target not met on MNIST-1D"
+
+
+def write_outputs(results: dict, directory: Path) -> str:
+    """comparison.json, comparison.md and comparison.png in ``directory``; returns the Markdown."""
+    table = to_markdown(results, results["command"]) + "\n" + results["target"] + "\n"
+    (directory / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
+    (directory / "comparison.md").write_text(table)
+    plot(results, directory / "comparison.png")
+    return table
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -305,11 +318,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="1 epoch, 16 units, 128 sequences: a smoke run")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch log, only a line per trained model")
     parser.add_argument("--output-dir", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--replot", type=Path, help="only redraw comparison.png beside a comparison.json")
+    parser.add_argument(
+        "--replot", type=Path, help="rewrite comparison.md/.png (and the target line) from a comparison.json alone"
+    )
     args = parser.parse_args(argv)
-    if args.replot is not None:
+    if args.replot is not None:  # the tables, the target and the figure again, from the results alone
         results = json.loads(args.replot.read_text())
-        plot(results, args.replot.with_name("comparison.png"))
+        results.setdefault("command", "python benchmarks/compare_models.py")
+        results["target"] = target_met(results)
+        print(write_outputs(results, args.replot.parent))
         return results
     for name in ("epochs", "ablation_epochs", "units"):
         if getattr(args, name) < 1:
@@ -318,13 +335,11 @@ def main(argv: list[str] | None = None) -> dict:
         args.epochs, args.ablation_epochs, args.units = 1, 1, 16
     args.output_dir.mkdir(parents=True, exist_ok=True)
     results = run(args)
-    command = "python benchmarks/compare_models.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    results["command"] = (
+        "python benchmarks/compare_models.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    ).strip()
     results["target"] = target_met(results)
-    (args.output_dir / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
-    table = to_markdown(results, command.strip()) + "\n" + results["target"] + "\n"
-    (args.output_dir / "comparison.md").write_text(table)
-    plot(results, args.output_dir / "comparison.png")
-    print(table)
+    print(write_outputs(results, args.output_dir))
     return results
 
 

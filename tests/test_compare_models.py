@@ -70,3 +70,18 @@ def test_bad_arguments_are_refused(compare, tmp_path):
         compare.main(["--epochs", "0", "--output-dir", str(tmp_path)])
     with pytest.raises(SystemExit):
         compare.main(["--datasets", "mnist2d", "--output-dir", str(tmp_path)])
+
+
+def test_target_needs_an_srnn_near_the_gru_and_an_lstm_no_better_than_it(compare):
+    def results(gated_accuracy, lstm_accuracy, ratio):
+        rows = [
+            {"model": "gated 1x128", "test_accuracy": gated_accuracy, "lstm_macs_over_macs": ratio},
+            {"model": "LSTM 128", "test_accuracy": lstm_accuracy, "lstm_macs_over_macs": 1.0},
+            {"model": "GRU 128", "test_accuracy": 0.976, "lstm_macs_over_macs": 1.3},
+        ]
+        return {"tables": {"MNIST-1D (8-sample frames)": rows}}
+
+    assert compare.target_met(results(0.988, 0.972, 17.8)).startswith("target met: gated 1x128 98.8%")
+    assert compare.target_met(results(0.960, 0.972, 17.8)) == "target not met on MNIST-1D"  # 1.6 below the GRU
+    assert compare.target_met(results(0.970, 0.990, 17.8)) == "target not met on MNIST-1D"  # the LSTM is better
+    assert compare.target_met(results(0.988, 0.972, 9.0)) == "target not met on MNIST-1D"  # too many MACs
