@@ -239,6 +239,7 @@ def plot(results: dict, path: Path) -> Path | None:
     """Accuracy against MACs per step (log scale), one panel per dataset; None without matplotlib."""
     try:
         import matplotlib
+        import matplotlib.ticker
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -259,6 +260,7 @@ def plot(results: dict, path: Path) -> Path | None:
                 textcoords="offset points",
             )
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # decades only: minor labels overlap
         ax.set_xlabel("MACs per timestep (log scale)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(dataset, fontsize=10)
