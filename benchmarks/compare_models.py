@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="1 epoch, 16 units, 128 sequences: a smoke run")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch log, only a line per trained model")
-    parser.add_argument("--output-dir", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--output-dir", type=Path, default=Path("docs/results"))
     parser.add_argument(
         "--replot", type=Path, help="rewrite comparison.md/.png (and the target line) from a comparison.json alone"
     )
