@@ -31,12 +31,47 @@ CPI_ESTIMATE = 1.25  # assumed cycles per instruction for the real-time estimate
 
 
 class FirmwareError(RuntimeError):
-    """The firmware could not be built or run, or it does not reproduce the exported model's outputs."""
+    """The firmware could not be built or run, or it does not reproduce the exported model's outputs.
+
+    The message says what is missing (a tool, the TFLM tree, a model file) or ends with the build's or
+    the program's last lines of output.
+
+    Examples:
+        >>> try:
+        ...     build_and_run("build/mnist1d", target="cortex-m4")
+        ... except FirmwareError as error:
+        ...     print(error)
+        Model directory '.../build/mnist1d' does not exist (export_tflite_micro writes it).
+    """
 
 
 @dataclass
 class FirmwareResult:
-    """What a firmware build and run gave."""
+    """What a firmware build and run gave.
+
+    ``str(result)`` is a short summary; ``bit_exact`` says whether every int8 output matched.
+
+    Attributes:
+        target: ``"host"`` or ``"cortex-m4"``.
+        kernels: ``"reference"`` or ``"cmsis-nn"``.
+        newlib: ``"newlib"`` or ``"newlib-nano"`` (cortex-m4), ``"host libc"`` otherwise.
+        sequences: the test sequences run (those of ``test_vectors.h``).
+        steps: timesteps run in all (sequences x timesteps per sequence).
+        outputs: int8 outputs compared with the Python TFLM interpreter's.
+        mismatched: how many of them differ.
+        first_mismatch: the program's description of the first difference; None if none.
+        arena_used_bytes: the tensor arena the firmware used, as TFLM reports it.
+        instructions_per_step: cortex-m4 in QEMU: ``{"median", "min", "max"}`` instructions (not cycles)
+            per step, counted with SysTick; None on the host.
+        sizes: ``{part: {"text", "data", "bss"}}`` bytes by part (model array, TFLM, libc and runtime,
+            program), from the link map.
+        macs_per_step: the model's FULLY_CONNECTED multiply-accumulates per step (``report.json``).
+        binary: the path of the executable or ELF file.
+
+    Examples:
+        >>> result = build_and_run("build/mnist1d", target="cortex-m4", kernels="cmsis-nn", tflm_root="tflite-micro")
+        >>> result.bit_exact, result.instructions_per_step["median"]
+    """
 
     target: str
     kernels: str
@@ -54,6 +89,7 @@ class FirmwareResult:
 
     @property
     def instructions_per_mac(self) -> float | None:
+        """Median instructions per step divided by ``macs_per_step``; None without both."""
         if not self.instructions_per_step or not self.macs_per_step:
             return None
         return self.instructions_per_step["median"] / self.macs_per_step
@@ -63,6 +99,17 @@ class FirmwareResult:
 
         QEMU counts instructions, not cycles; a Cortex-M4 takes one or more cycles per instruction
         (more with flash wait states and multi-cycle loads), so the CPI is an assumption to state.
+
+        Args:
+            clock_hz: the microcontroller's clock rate in Hz, e.g. ``80e6``.
+            cycles_per_instruction: the assumed average cycles per instruction, e.g. 1.25.
+
+        Returns:
+            Timesteps per second, from the median instruction count; None without instruction counts
+                (a host build).
+
+        Examples:
+            >>> result.steps_per_second(80e6, 1.25)  # a cortex-m4 result
         """
         if not self.instructions_per_step:
             return None
@@ -70,6 +117,7 @@ class FirmwareResult:
 
     @property
     def bit_exact(self) -> bool:
+        """Whether every int8 output matched the Python TFLM interpreter's (and there were outputs)."""
         return self.mismatched == 0 and self.outputs > 0
 
     def __str__(self) -> str:
@@ -244,9 +292,16 @@ def build_and_run(
         update_report: add the figures to ``model_dir/report.json`` under ``"firmware"``.
 
     Returns:
-        A ``FirmwareResult``; raises ``FirmwareError`` if anything cannot be built or run.
+        The [`FirmwareResult`][keras_spiking_rnn.firmware.FirmwareResult]: mismatches, arena use, instruction counts
+            and sizes.
 
-    Example:
+    Raises:
+        ValueError: an unknown ``target`` or ``kernels``, or ``"cmsis-nn"`` kernels for the host.
+        FirmwareError: a missing model directory or model file, kit, compiler, QEMU or TFLM tree; a
+            failed build; a program that stops, times out or contradicts its own mismatch count.
+        subprocess.TimeoutExpired: the build takes longer than ``timeout``.
+
+    Examples:
         >>> result = build_and_run("build/mnist1d", target="cortex-m4", kernels="cmsis-nn", tflm_root="tflite-micro")
         >>> result.bit_exact
         True

@@ -186,8 +186,9 @@ class SpikingRNN(_SequenceRNN):
 
     Args:
         units: number of neurons; may be omitted if ``neuron`` is a cell object.
-        neuron: ``"lif"`` (:class:`LIFCell`), ``"alif"`` (:class:`ALIFCell`),
-            ``"gated"`` (:class:`GatedSpikingCell`), or a cell object.
+        neuron: ``"lif"`` ([`LIFCell`][keras_spiking_rnn.cells.LIFCell]),
+            ``"alif"`` ([`ALIFCell`][keras_spiking_rnn.cells.ALIFCell]),
+            ``"gated"`` ([`GatedSpikingCell`][keras_spiking_rnn.cells.GatedSpikingCell]), or a cell object.
         return_sequences: return every step's output, not just the last.
         return_state: also return the final states.
         go_backwards: process the sequence backwards.
@@ -195,7 +196,7 @@ class SpikingRNN(_SequenceRNN):
         unroll: unroll the time loop (short sequences only).
         zero_output_for_mask: output zeros (not the previous output) at masked steps.
         bptt: ``"fused"`` (default): the time loop and its gradient run as two
-            loops written for spiking cells (:mod:`keras_spiking_rnn.bptt`),
+            loops written for spiking cells (``keras_spiking_rnn.bptt``),
             with the input projection of all steps as one matrix product;
             about 2x faster to train than ``"autodiff"`` for LIF and ALIF
             (``benchmarks/training_speed.py``). Used when there is no mask
@@ -205,7 +206,7 @@ class SpikingRNN(_SequenceRNN):
         jit_compile: compile the fused loops with XLA (faster on CPU; turn
             off where XLA is unavailable).
         firing_rate_regularizer: a
-            :class:`~keras_spiking_rnn.regularizers.FiringRateRegularizer`
+            [`FiringRateRegularizer`][keras_spiking_rnn.FiringRateRegularizer]
             (or any Keras regularizer, given the spikes (batch, timesteps,
             units)): its penalty on the spikes of every step is added to the
             loss, whatever ``return_sequences`` is.
@@ -214,16 +215,22 @@ class SpikingRNN(_SequenceRNN):
             ``tau_m_initializer``, ``threshold``, ``levels``, ...).
 
     Raises:
-        ValueError: unknown ``neuron``, missing or non-positive ``units``,
-            inputs that are not 3-D.
-        TypeError: non-float inputs, cell arguments the cell does not take.
+        ValueError: unknown ``neuron``, missing or non-positive ``units`` (or ``units`` other than a
+            cell object's), an unknown ``bptt``, a non-bool ``jit_compile``, a
+            ``firing_rate_regularizer`` that is not a regularizer, inputs that are not 3-D, or an
+            invalid cell argument.
+        TypeError: non-float inputs, cell arguments the cell does not take (or given with a cell
+            object), a ``neuron`` object that is not an RNN cell.
+        tf.errors.InvalidArgumentError: NaN or Inf in the inputs.
 
-    Example:
+    Examples:
         >>> model = keras.Sequential([
         ...     keras.Input((None, 40)),
         ...     SpikingRNN(128, neuron="alif", surrogate="multi_gaussian", return_sequences=True),
         ...     LeakyReadout(10),
         ... ])
+        >>> model.output_shape
+        (None, 10)
     """
 
     checks_inputs = True
@@ -318,7 +325,7 @@ class LeakyReadout(_SequenceRNN):
     """Non-spiking leaky-integrator output layer (Yin et al. 2021).
 
     ``u_t = alpha * u_{t-1} + (1 - alpha) * (x_t @ kernel + bias)`` per output
-    neuron (:class:`LeakyIntegratorCell`); ``u_t`` are the logits at step
+    neuron ([`LeakyIntegratorCell`][keras_spiking_rnn.cells.LeakyIntegratorCell]); ``u_t`` are the logits at step
     ``t`` (softmax them at every step for streaming decisions).
 
     Input: (batch, timesteps, features). Output by ``output_mode``:
@@ -332,12 +339,18 @@ class LeakyReadout(_SequenceRNN):
         output_mode: ``"last"``, ``"mean"`` or ``"sequence"``.
         stateful: keep the potential between batches (streaming).
         go_backwards: integrate the sequence backwards.
-        bptt: ``"fused"`` or ``"autodiff"``, as in :class:`SpikingRNN`.
+        bptt: ``"fused"`` or ``"autodiff"``, as in [`SpikingRNN`][keras_spiking_rnn.SpikingRNN].
         jit_compile: compile the fused loops with XLA.
         **kwargs: Keras layer arguments (``name``, ``dtype``) and the arguments
-            of :class:`LeakyIntegratorCell` (``tau_m_initializer``, ``use_bias``, ...).
+            of [`LeakyIntegratorCell`][keras_spiking_rnn.cells.LeakyIntegratorCell]
+            (``tau_m_initializer``, ``use_bias``, ...).
 
-    Example:
+    Raises:
+        ValueError: an unknown ``output_mode`` or ``bptt``, a non-bool ``jit_compile``, inputs
+            that are not 3-D, or an invalid cell argument.
+        TypeError: non-float inputs.
+
+    Examples:
         >>> readout = LeakyReadout(10, output_mode="mean")
         >>> readout(np.ones((2, 5, 8), "float32")).shape
         TensorShape([2, 10])
@@ -421,7 +434,10 @@ class SpikeCountReadout(keras.layers.Layer):
         reduction: ``"sum"`` (the paper's) or ``"mean"`` (the firing rate).
         **kwargs: Keras layer arguments.
 
-    Example:
+    Raises:
+        ValueError: ``reduction`` neither ``"sum"`` nor ``"mean"``, or inputs that are not 3-D.
+
+    Examples:
         >>> SpikeCountReadout()(np.ones((2, 5, 3), "float32")).numpy()[0]
         array([5., 5., 5.], dtype=float32)
     """

@@ -4,7 +4,7 @@ A spiking neuron emits ``H(v)`` where ``v = u - threshold`` and ``H(v) = 1`` if
 ``v > 0`` else ``0``. The step has zero derivative almost everywhere, so
 training with backpropagation through time replaces ``dH/dv`` by a smooth
 *surrogate* ``f'(v)`` (Neftci, Mostafa & Zenke 2019). Every surrogate here is a
-small serializable object; calling it on a tensor applies the spike function::
+small serializable object; calling it on a tensor applies the spike function:
 
     import tensorflow as tf
     from keras_spiking_rnn import surrogates
@@ -17,9 +17,10 @@ small serializable object; calling it on a tensor applies the spike function::
 Surrogates are addressable by name (``surrogates.get("gaussian")``), by config
 dict, or as objects with their constants changed
 (``surrogates.MultiGaussian(sigma=0.3)``). User-defined surrogates subclass
-:class:`Surrogate`, implement :meth:`Surrogate.derivative` and, to be
+[`Surrogate`][keras_spiking_rnn.surrogates.Surrogate], implement
+[`Surrogate.derivative`][keras_spiking_rnn.surrogates.Surrogate.derivative] and, to be
 addressable by name and restored by ``keras.models.load_model``, are decorated
-with :func:`register_surrogate`.
+with [`register_surrogate`][keras_spiking_rnn.surrogates.register_surrogate].
 
 Every surrogate takes ``gain``, a constant factor on the derivative. The
 default ``gain=1`` gives the formulas as printed in the papers; the code of
@@ -56,7 +57,7 @@ _PACKAGE = "keras_spiking_rnn"
 
 
 def register_surrogate(name: str) -> Callable[[type], type]:
-    """Registers a :class:`Surrogate` subclass under ``name``.
+    """Registers a [`Surrogate`][keras_spiking_rnn.surrogates.Surrogate] subclass under ``name``.
 
     The class becomes addressable as ``surrogate="name"`` in every cell and is
     registered with Keras serialization, so saved models restore it.
@@ -65,16 +66,20 @@ def register_surrogate(name: str) -> Callable[[type], type]:
         name: the string users pass, e.g. ``"my_surrogate"``.
 
     Returns:
-        A class decorator.
+        A class decorator that registers the class and returns it.
 
     Raises:
-        ValueError: if ``name`` is empty or already taken by another class.
+        ValueError: if ``name`` is empty or not a string, or (when decorating) already taken by
+            another class.
+        TypeError: (when decorating) a class that is not a ``Surrogate`` subclass.
 
-    Example:
+    Examples:
         >>> @register_surrogate("box")
         ... class Box(Surrogate):
         ...     def derivative(self, v):
         ...         return tf.cast(tf.abs(v) < 1.0, v.dtype) * 0.5
+        >>> get("box")
+        Box(gain=1.0)
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"register_surrogate: `name` must be a non-empty string, got {name!r}.")
@@ -104,11 +109,22 @@ class Surrogate:
     Forward: ``H(v)``, exactly (1 where ``v > 0``, else 0), in ``v``'s dtype.
     Backward: ``dL/dv = dL/ds * gain * derivative(v)``.
 
-    Subclasses implement :meth:`derivative` and list their constants in
-    :meth:`get_config`.
+    Subclasses implement [`derivative`][keras_spiking_rnn.surrogates.Surrogate.derivative] and list their
+    constants in ``get_config``.
 
     Args:
         gain: constant factor on the surrogate derivative (default 1).
+
+    Raises:
+        ValueError: ``gain`` not a positive finite number.
+
+    Examples:
+        >>> v = tf.constant([-0.3, 0.0, 0.2])
+        >>> with tf.GradientTape() as tape:
+        ...     tape.watch(v)
+        ...     spikes = StraightThrough()(v)
+        >>> spikes.numpy(), tape.gradient(spikes, v).numpy()
+        (array([0., 0., 1.], dtype=float32), array([1., 1., 1.], dtype=float32))
     """
 
     name: str = "surrogate"
@@ -118,11 +134,36 @@ class Surrogate:
         self.gain = float(gain)
 
     def derivative(self, v: tf.Tensor) -> tf.Tensor:
-        """The surrogate of ``dH/dv`` before ``gain``; same shape and dtype as ``v``."""
+        """The surrogate of ``dH/dv``, before ``gain``.
+
+        Args:
+            v: the margin ``u - threshold``, a floating-point tensor of any shape.
+
+        Returns:
+            Tensor of the shape and dtype of ``v``.
+
+        Raises:
+            NotImplementedError: in the base class; subclasses implement it.
+
+        Examples:
+            >>> Gaussian().derivative(tf.constant([0.0, 0.5])).numpy().round(4)
+            array([0.7979, 0.4839], dtype=float32)
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement derivative(v).")
 
     def spike_gradient(self, v: tf.Tensor) -> tf.Tensor:
-        """The gradient the spike passes back per unit of upstream gradient: ``gain * derivative(v)``."""
+        """The gradient the spike passes back per unit of upstream gradient: ``gain * derivative(v)``.
+
+        Args:
+            v: the margin ``u - threshold``, a floating-point tensor of any shape.
+
+        Returns:
+            Tensor of the shape and dtype of ``v``.
+
+        Examples:
+            >>> Gaussian(gain=0.5).spike_gradient(tf.constant([0.0])).numpy().round(4)
+            array([0.3989], dtype=float32)
+        """
         return self.gain * self.derivative(v)
 
     def __call__(self, v: tf.Tensor) -> tf.Tensor:
@@ -174,6 +215,13 @@ class MultiGaussian(Surrogate):
         height: ``h``, weight of the negative side Gaussians.
         scale: ``s``, width of the side Gaussians relative to ``sigma``.
         gain: constant factor on the derivative.
+
+    Raises:
+        ValueError: an argument that is not a positive finite number.
+
+    Examples:
+        >>> MultiGaussian().derivative(tf.constant([0.0, 0.5])).numpy().round(4)
+        array([0.8782, 0.5177], dtype=float32)
     """
 
     def __init__(self, sigma: float = 0.5, height: float = 0.15, scale: float = 6.0, gain: float = 1.0):
@@ -200,6 +248,13 @@ class Gaussian(Surrogate):
     Args:
         sigma: standard deviation.
         gain: constant factor on the derivative.
+
+    Raises:
+        ValueError: an argument that is not a positive finite number.
+
+    Examples:
+        >>> Gaussian().derivative(tf.constant([0.0])).numpy().round(4)  # 1 / (0.5 * sqrt(2 pi))
+        array([0.7979], dtype=float32)
     """
 
     def __init__(self, sigma: float = 0.5, gain: float = 1.0):
@@ -221,6 +276,13 @@ class Linear(Surrogate):
     Args:
         slope: how fast the triangle falls off; its half-width is ``1 / slope``.
         gain: constant factor on the derivative.
+
+    Raises:
+        ValueError: an argument that is not a positive finite number.
+
+    Examples:
+        >>> Linear().derivative(tf.constant([-0.5, 0.0, 2.0])).numpy()
+        array([0.5, 1. , 0. ], dtype=float32)
     """
 
     def __init__(self, slope: float = 1.0, gain: float = 1.0):
@@ -244,6 +306,13 @@ class SLayer(Surrogate):
     Args:
         rate: decay rate of the exponential.
         gain: constant factor on the derivative.
+
+    Raises:
+        ValueError: an argument that is not a positive finite number.
+
+    Examples:
+        >>> SLayer().derivative(tf.constant([0.0, 0.2])).numpy().round(4)  # exp(-5 * 0.2) = exp(-1)
+        array([1.    , 0.3679], dtype=float32)
     """
 
     def __init__(self, rate: float = 5.0, gain: float = 1.0):
@@ -267,6 +336,13 @@ class FastSigmoid(Surrogate):
     Args:
         slope: steepness; larger is narrower.
         gain: constant factor on the derivative.
+
+    Raises:
+        ValueError: an argument that is not a positive finite number.
+
+    Examples:
+        >>> FastSigmoid().derivative(tf.constant([0.0, 0.04])).numpy()  # 1 / (1 + 25 * 0.04)**2
+        array([1.  , 0.25], dtype=float32)
     """
 
     def __init__(self, slope: float = 25.0, gain: float = 1.0):
@@ -292,6 +368,13 @@ class Arctan(Surrogate):
     Args:
         width: steepness of the underlying arctan.
         gain: constant factor on the derivative.
+
+    Raises:
+        ValueError: an argument that is not a positive finite number.
+
+    Examples:
+        >>> Arctan().derivative(tf.constant([0.0, 1 / np.pi])).numpy().round(4)  # 1 / (1 + (pi v)**2)
+        array([1. , 0.5], dtype=float32)
     """
 
     def __init__(self, width: float = 2.0, gain: float = 1.0):
@@ -313,6 +396,13 @@ class StraightThrough(Surrogate):
     Args:
         half_width: half the width of the window around the threshold.
         gain: constant factor on the derivative.
+
+    Raises:
+        ValueError: an argument that is not a positive finite number.
+
+    Examples:
+        >>> StraightThrough().derivative(tf.constant([-0.6, 0.0, 0.4])).numpy()
+        array([0., 1., 1.], dtype=float32)
     """
 
     def __init__(self, half_width: float = 0.5, gain: float = 1.0):
@@ -331,26 +421,35 @@ SurrogateLike = Union[str, dict, Surrogate]
 
 
 def available() -> list[str]:
-    """The names accepted by :func:`get`, sorted."""
+    """The names accepted by [`get`][keras_spiking_rnn.surrogates.get], sorted.
+
+    Returns:
+        The registered surrogate names, the built-in ones and those added with ``register_surrogate``.
+
+    Examples:
+        >>> available()
+        ['arctan', 'fast_sigmoid', 'gaussian', 'linear', 'multi_gaussian', 'slayer', 'straight_through']
+    """
     return sorted(_REGISTRY)
 
 
 def get(identifier: SurrogateLike) -> Surrogate:
-    """Returns a :class:`Surrogate` for a name, a config dict or an instance.
+    """Returns a [`Surrogate`][keras_spiking_rnn.surrogates.Surrogate] for a name, a config dict or an instance.
 
     Args:
         identifier: ``"multi_gaussian"`` and the other names of
-            :func:`available`; a dict from :func:`serialize`; or a
-            :class:`Surrogate` (returned as is).
+            [`available`][keras_spiking_rnn.surrogates.available]; a dict from
+            [`serialize`][keras_spiking_rnn.surrogates.serialize]; or a ``Surrogate`` (returned as is).
 
     Returns:
-        A :class:`Surrogate`.
+        The ``Surrogate``: ``identifier`` itself, or a new instance with the default (or the dict's)
+            constants.
 
     Raises:
         ValueError: for an unknown name or a malformed dict.
         TypeError: for any other kind of value.
 
-    Example:
+    Examples:
         >>> get("gaussian")
         Gaussian(sigma=0.5, gain=1.0)
     """
@@ -376,5 +475,16 @@ def get(identifier: SurrogateLike) -> Surrogate:
 
 
 def serialize(surrogate: Surrogate) -> dict[str, Any]:
-    """The Keras config dict of ``surrogate``, which :func:`get` turns back into it."""
+    """The Keras config dict of ``surrogate``, which [`get`][keras_spiking_rnn.surrogates.get] turns back into it.
+
+    Args:
+        surrogate: the surrogate to serialize.
+
+    Returns:
+        A JSON-serializable dict with the class, its registered name and its constants.
+
+    Examples:
+        >>> get(serialize(Gaussian(sigma=0.3)))
+        Gaussian(sigma=0.3, gain=1.0)
+    """
     return keras.saving.serialize_keras_object(surrogate)

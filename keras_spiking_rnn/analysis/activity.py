@@ -18,6 +18,11 @@ class LayerActivity:
         name: the layer's name.
         rates: per neuron, the fraction of steps with a non-zero output (mean spike probability per step), (units,).
         zero_fraction: the fraction of all outputs (samples x steps x neurons) that are zero.
+
+    Examples:
+        >>> activity = LayerActivity("alif", rates=np.array([0.0, 0.25, 0.5]), zero_fraction=0.75)
+        >>> activity.mean_rate, activity.silent_neurons
+        (0.25, 1)
     """
 
     name: str
@@ -60,7 +65,7 @@ def _sequence_probe(model: keras.Model, layers: list) -> keras.Model:
     return keras.Model(model.inputs, outputs)
 
 
-def firing_rates(model: keras.Model, x, batch_size: int = 256) -> dict[str, LayerActivity]:
+def firing_rates(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> dict[str, LayerActivity]:
     """Measures every spiking layer's firing rate per neuron and its fraction of zero outputs on ``x``.
 
     A step's output counts as a spike when it is non-zero, so a multi-level
@@ -72,12 +77,13 @@ def firing_rates(model: keras.Model, x, batch_size: int = 256) -> dict[str, Laye
         batch_size: batch size of the inference run.
 
     Returns:
-        ``{layer name: LayerActivity}`` in the model's order.
+        ``{layer name: LayerActivity}`` in the model's order: per layer, the rates, (units,) float64,
+            and the fraction of zero outputs (see [`LayerActivity`][keras_spiking_rnn.analysis.activity.LayerActivity]).
 
     Raises:
         ValueError: the model has no ``SpikingRNN`` layer, or one returns only its last step.
 
-    Example:
+    Examples:
         >>> activity = firing_rates(model, x_test[:256])
         >>> {name: a.mean_rate for name, a in activity.items()}
         {'alif_1': 0.116, 'alif_2': 0.151}
@@ -109,12 +115,15 @@ class FiringRateMonitor(keras.callbacks.Callback):
         every: measure every ``every`` epochs.
         batch_size: batch size of the measuring run.
 
-    Example:
+    Raises:
+        ValueError: ``x`` not 3-D, or ``every`` not an integer >= 1.
+
+    Examples:
         >>> history = model.fit(x, y, epochs=10, callbacks=[FiringRateMonitor(x_val[:256])])
-        >>> history.history["firing_rate/alif_1"]
+        >>> history.history["firing_rate/alif_1"]  # one mean rate per epoch
     """
 
-    def __init__(self, x, every: int = 1, batch_size: int = 256):
+    def __init__(self, x: np.ndarray, every: int = 1, batch_size: int = 256):
         super().__init__()
         x = np.asarray(x)
         if x.ndim != 3:

@@ -17,7 +17,7 @@ The cost model:
 * Each neuron's own update costs a few operations per step, counted from
   the equations as implemented (multiplications as MACs, additions of a
   constant as ACs, each sigmoid or tanh as one MAC, threshold comparisons
-  free). See :data:`NEURON_UPDATE_OPERATIONS`.
+  free). See [`NEURON_UPDATE_OPERATIONS`][keras_spiking_rnn.analysis.operations.NEURON_UPDATE_OPERATIONS].
 * Biases cost one AC per gate unit and step in spiking layers, and are
   counted as the ``+ 1`` input of a MAC row in LSTM, GRU and dense layers.
 
@@ -37,39 +37,68 @@ import numpy as np
 from keras_spiking_rnn._keras import keras
 from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
 
-#: Energy of one multiply-accumulate in picojoules: 32-bit integer multiply, 45 nm (Horowitz 2014; Yin et al. 2021).
 MAC_ENERGY_PJ = 3.1
-#: Energy of one accumulate in picojoules: 32-bit integer add, 45 nm (Horowitz 2014; Yin et al. 2021).
+"""Energy of one multiply-accumulate in picojoules: 32-bit integer multiply, 45 nm (Horowitz 2014; Yin et al. 2021)."""
 AC_ENERGY_PJ = 0.1
+"""Energy of one accumulate in picojoules: 32-bit integer add, 45 nm (Horowitz 2014; Yin et al. 2021)."""
 
-#: (MACs, ACs) of one neuron's update per step, counted from the equations in the cells' docstrings:
-#:
-#: * LIF: ``alpha * u`` and ``(1 - alpha) * I``: 2 MACs; the reset is a select or a conditional subtraction.
-#: * ALIF: the same 2, plus ``rho * eta`` (the ``(1 - rho) * s`` term adds a constant when ``s = 1``) and
-#:   ``theta = b0 + beta * eta``: 4 MACs.
-#: * gated: ``sigmoid`` (1), ``forget * syn`` and ``(1 - forget) * cand`` (2), the level count ``mem / threshold``
-#:   (1): 4 MACs; ``1 - forget`` and ``mem + syn - o``: 2 ACs (counting the subtraction with the addition).
-#:   Ponghiran & Roy's code counts 8 operations per neuron without separating them.
-#: * leaky integrator (readout): ``alpha * u`` and ``(1 - alpha) * I``: 2 MACs.
 NEURON_UPDATE_OPERATIONS: dict[type, tuple[int, int]] = {
     ALIFCell: (4, 0),
     LIFCell: (2, 0),
     GatedSpikingCell: (4, 2),
     LeakyIntegratorCell: (2, 0),
 }
+"""(MACs, ACs) of one neuron's update per step, counted from the equations in the cells' docstrings:
+
+* LIF: ``alpha * u`` and ``(1 - alpha) * I``: 2 MACs; the reset is a select or a conditional subtraction.
+* ALIF: the same 2, plus ``rho * eta`` (the ``(1 - rho) * s`` term adds a constant when ``s = 1``) and
+  ``theta = b0 + beta * eta``: 4 MACs.
+* gated: ``sigmoid`` (1), ``forget * syn`` and ``(1 - forget) * cand`` (2), the level count ``mem / threshold``
+  (1): 4 MACs; ``1 - forget`` and ``mem + syn - o``: 2 ACs (counting the subtraction with the addition).
+  Ponghiran & Roy's code counts 8 operations per neuron without separating them.
+* leaky integrator (readout): ``alpha * u`` and ``(1 - alpha) * I``: 2 MACs.
+"""
 
 _INPUT_KINDS = ("dense", "spikes")
 
 
 @dataclasses.dataclass(frozen=True)
 class Operations:
-    """Operations per timestep: ``macs`` multiply-accumulates and ``acs`` accumulates (floats: averages)."""
+    """Operations per timestep: ``macs`` multiply-accumulates and ``acs`` accumulates (floats: averages).
+
+    Two counts add up with ``+``.
+
+    Attributes:
+        macs: multiply-accumulates per timestep.
+        acs: accumulates per timestep.
+
+    Examples:
+        >>> Operations(macs=100.0, acs=50.0) + Operations(10.0)
+        Operations(macs=110.0, acs=50.0)
+    """
 
     macs: float
     acs: float = 0.0
 
     def energy_pj(self, mac_pj: float = MAC_ENERGY_PJ, ac_pj: float = AC_ENERGY_PJ) -> float:
-        """Theoretical energy in picojoules, ``mac_pj * macs + ac_pj * acs`` (see :func:`energy_pj`)."""
+        """Theoretical energy in picojoules, ``mac_pj * macs + ac_pj * acs``.
+
+        See [`energy_pj`][keras_spiking_rnn.analysis.operations.energy_pj] for the figures and what they leave out.
+
+        Args:
+            mac_pj: energy of one MAC in pJ (default 3.1, 32-bit integer, 45 nm).
+            ac_pj: energy of one AC in pJ (default 0.1).
+
+        Returns:
+            The energy in picojoules.
+
+        Raises:
+            ValueError: a count or an energy that is not a number >= 0.
+
+        Examples:
+            >>> Operations(macs=1000, acs=10_000).energy_pj()
+            4100.0
+        """
         return energy_pj(self.macs, self.acs, mac_pj, ac_pj)
 
     def __add__(self, other: Operations) -> Operations:
@@ -92,7 +121,10 @@ def energy_pj(macs: float, acs: float, mac_pj: float = MAC_ENERGY_PJ, ac_pj: flo
     Returns:
         The energy in picojoules.
 
-    Example:
+    Raises:
+        ValueError: an argument that is not a number >= 0.
+
+    Examples:
         >>> energy_pj(1000, 10_000)
         4100.0
     """
@@ -120,9 +152,12 @@ def lstm_operations(inputs: int, units: int) -> Operations:
         units: hidden units.
 
     Returns:
-        :class:`Operations` per step; all MACs.
+        [`Operations`][keras_spiking_rnn.analysis.operations.Operations] per step; all MACs.
 
-    Example:
+    Raises:
+        ValueError: ``inputs`` or ``units`` not an integer >= 1.
+
+    Examples:
         >>> lstm_operations(8, 128).macs
         71168
     """
@@ -145,9 +180,12 @@ def gru_operations(inputs: int, units: int, reset_after: bool = True) -> Operati
         reset_after: Keras's ``reset_after`` (two bias vectors).
 
     Returns:
-        :class:`Operations` per step; all MACs.
+        [`Operations`][keras_spiking_rnn.analysis.operations.Operations] per step; all MACs.
 
-    Example:
+    Raises:
+        ValueError: ``inputs`` or ``units`` not an integer >= 1.
+
+    Examples:
         >>> gru_operations(8, 128).macs
         53760
     """
@@ -158,21 +196,45 @@ def gru_operations(inputs: int, units: int, reset_after: bool = True) -> Operati
 def simple_rnn_operations(inputs: int, units: int) -> Operations:
     """Operations of one ``keras.layers.SimpleRNN`` per timestep: ``(inputs + units + 1) x units`` MACs and a tanh.
 
-    Example:
-        >>> simple_rnn_operations(8, 128).macs
-        17536
+    The tanh counts as one MAC per unit.
+
+    Args:
+        inputs: input features per step.
+        units: hidden units.
+
+    Returns:
+        [`Operations`][keras_spiking_rnn.analysis.operations.Operations] per step; all MACs.
+
+    Raises:
+        ValueError: ``inputs`` or ``units`` not an integer >= 1.
+
+    Examples:
+        >>> simple_rnn_operations(8, 128).macs  # (8 + 128 + 1) * 128 + 128
+        17664
     """
     _check_sizes("simple_rnn_operations", inputs, units)
     return Operations(macs=(inputs + units + 1) * units + units)
 
 
 def neuron_update_operations(cell: keras.layers.Layer) -> tuple[int, int]:
-    """(MACs, ACs) of one neuron's update per step for a cell (:data:`NEURON_UPDATE_OPERATIONS`).
+    """(MACs, ACs) of one neuron's update per step for a cell.
 
-    A cell class of your own can declare ``neuron_update_operations = (macs, acs)``.
+    The counts are those of
+    [`NEURON_UPDATE_OPERATIONS`][keras_spiking_rnn.analysis.operations.NEURON_UPDATE_OPERATIONS];
+    a cell class of your own can declare ``neuron_update_operations = (macs, acs)``.
+
+    Args:
+        cell: a cell object, e.g. ``layer.cell`` of a ``SpikingRNN``.
+
+    Returns:
+        ``(macs, acs)`` per neuron and step.
 
     Raises:
         ValueError: for a cell whose cost is not known.
+
+    Examples:
+        >>> neuron_update_operations(ALIFCell(4))
+        (4, 0)
     """
     declared = getattr(type(cell), "neuron_update_operations", None)
     if declared is not None:
@@ -187,7 +249,19 @@ def neuron_update_operations(cell: keras.layers.Layer) -> tuple[int, int]:
 
 
 def output_kind(layer: keras.layers.Layer) -> str:
-    """How a layer's outputs cost at the synapses they reach: ``"binary"``, ``"multilevel"`` or ``"dense"``."""
+    """How a layer's outputs cost at the synapses they reach: ``"binary"``, ``"multilevel"`` or ``"dense"``.
+
+    Args:
+        layer: a Keras layer.
+
+    Returns:
+        ``"multilevel"`` for a ``SpikingRNN`` of a gated cell with ``levels > 1``, ``"binary"`` for any
+            other ``SpikingRNN``, ``"dense"`` for every other layer.
+
+    Examples:
+        >>> output_kind(SpikingRNN(4, neuron="gated", levels=7)), output_kind(keras.layers.Dense(3))
+        ('multilevel', 'dense')
+    """
     from keras_spiking_rnn.layers import SpikingRNN  # the layers import the cells; this module is imported lazily
 
     if isinstance(layer, SpikingRNN):
@@ -211,15 +285,16 @@ def synapse_operations(inputs: np.ndarray, kind: str, fan_out: int) -> Operation
         fan_out: synapses per input feature (``n_gates * units`` of the receiving layer).
 
     Returns:
-        :class:`Operations` per step and sequence, averaged over the batch and the steps.
+        [`Operations`][keras_spiking_rnn.analysis.operations.Operations] per step and sequence, averaged over the batch
+            and the steps.
 
     Raises:
         ValueError: unknown ``kind``, or ``"spikes"`` inputs that are not non-negative whole numbers.
 
-    Example:
-        >>> spikes = np.array([[[1, 0], [0, 0], [1, 1]]])  # 4 spikes in 3 steps
-        >>> synapse_operations(spikes, "binary", fan_out=3).acs  # 4 spikes x 3 synapses / 3 steps
-        4.0
+    Examples:
+        >>> spikes = np.array([[[1, 0], [0, 0], [1, 1]]])  # 3 spikes in 3 steps
+        >>> float(synapse_operations(spikes, "binary", fan_out=3).acs)  # 3 spikes x 3 synapses / 3 steps
+        3.0
     """
     inputs = np.asarray(inputs)
     steps = inputs.shape[0] * inputs.shape[1]

@@ -2,9 +2,10 @@
 
 Matplotlib is an optional dependency (``pip install 'keras-spiking-rnn[plots]'``), imported only when a
 function draws. Every function draws on the ``ax`` given, or on a new figure, and returns the
-``matplotlib.axes.Axes``; none shows the figure. :func:`save_figure` writes a PNG and closes the figure.
+``matplotlib.axes.Axes``; none shows the figure.
+[`save_figure`][keras_spiking_rnn.analysis.plots.save_figure] writes a PNG and closes the figure.
 
-Example:
+Examples:
     >>> states = record_states(model, x, "alif")
     >>> ax = plot_raster(states["spikes"], title="ALIF layer")
     >>> save_figure(ax, "figures/raster.png")
@@ -94,8 +95,8 @@ def plot_raster(
 ) -> Axes:
     """Spike raster of one sample: a dot at (step, neuron) for every non-zero output.
 
-    Multi-level outputs (:class:`~keras_spiking_rnn.GatedSpikingCell`) are coloured by their value, with a
-    colour bar; binary spikes are black.
+    Multi-level outputs ([`GatedSpikingCell`][keras_spiking_rnn.cells.GatedSpikingCell]) are coloured by
+    their value, with a colour bar; binary spikes are black.
 
     Args:
         spikes: outputs (batch, time, units) or (time, units), e.g. ``record_states(...)["output"]``.
@@ -111,7 +112,7 @@ def plot_raster(
     Raises:
         ValueError: ``spikes`` not 2-D or 3-D; ``sample`` or ``neurons`` out of range.
 
-    Example:
+    Examples:
         >>> ax = plot_raster(states["spikes"], sample=3, neurons=range(20))
     """
     values = _sample_of("plot_raster", spikes, sample)
@@ -150,7 +151,7 @@ def plot_traces(
     potential of every step where the neuron's output is non-zero (if ``states`` has ``"output"``).
 
     Args:
-        states: the dict of :func:`~keras_spiking_rnn.analysis.recording.record_states`: at least
+        states: the dict of [`record_states`][keras_spiking_rnn.analysis.recording.record_states]: at least
             ``"potential"`` (batch, time, units); ``"threshold"`` and ``"output"`` are drawn if present.
         neurons: the indices of the neurons to draw.
         sample: which sequence of the batch.
@@ -163,7 +164,7 @@ def plot_traces(
         ValueError: no ``"potential"`` in ``states``, or arrays that are not (batch, time, units);
             ``sample`` or ``neurons`` out of range.
 
-    Example:
+    Examples:
         >>> ax = plot_traces(record_states(model, x, "alif"), neurons=[0, 3])
     """
     if not isinstance(states, dict) or "potential" not in states:
@@ -216,7 +217,7 @@ def _firing_rates(spikes: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: ``spikes`` not 2-D or 3-D.
 
-    Example:
+    Examples:
         >>> _firing_rates(np.array([[1, 0], [0, 0]]))
         array([0.5, 0. ])
     """
@@ -245,7 +246,7 @@ def plot_firing_rate_histogram(spikes: np.ndarray, ax: Axes | None = None, bins:
     Raises:
         ValueError: ``spikes`` not 2-D or 3-D; ``bins`` not a positive integer.
 
-    Example:
+    Examples:
         >>> ax = plot_firing_rate_histogram(record_states(model, x, "alif")["spikes"])
     """
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
@@ -286,7 +287,7 @@ def plot_time_constants(before: np.ndarray, after: np.ndarray, ax: Axes | None =
     Raises:
         ValueError: ``before`` or ``after`` not a non-empty 1-D array.
 
-    Example:
+    Examples:
         >>> tau_before = model.get_layer("alif").cell.tau_m.numpy()
         >>> model.fit(x, y, epochs=5)
         >>> ax = plot_time_constants(tau_before, model.get_layer("alif").cell.tau_m.numpy())
@@ -315,10 +316,10 @@ def time_constants(model: keras.Model) -> dict[str, dict[str, np.ndarray]]:
         model: a built Keras model.
 
     Returns:
-        ``{layer name: {"tau_m": (units,), "tau_adp": (units,)}}``: float arrays, copies of the weights;
-        ``"tau_adp"`` only for ALIF cells.
+        ``{layer name: {"tau_m": (units,), "tau_adp": (units,)}}``: copies of the weights, arrays in
+            their dtype (float32 by default); ``"tau_adp"`` only for ALIF cells.
 
-    Example:
+    Examples:
         >>> before = time_constants(model)
         >>> model.fit(x, y, epochs=5)
         >>> after = time_constants(model)
@@ -365,7 +366,7 @@ def plot_accuracy_over_time(
     Raises:
         ValueError: ``steps`` and ``accuracies`` not 1-D arrays of the same length.
 
-    Example:
+    Examples:
         >>> ax = plot_accuracy_over_time(*accuracy_over_time(model, x, y), label="ALIF")
     """
     steps, accuracies = np.asarray(steps), np.asarray(accuracies, dtype=np.float64)
@@ -398,7 +399,7 @@ def save_figure(fig_or_ax: Union[Figure, Axes], path: str | pathlib.Path) -> pat
         ValueError: ``path`` with a suffix other than ``.png``.
         TypeError: ``fig_or_ax`` neither a Figure nor an Axes.
 
-    Example:
+    Examples:
         >>> save_figure(plot_raster(states["spikes"]), "figures/raster.png")
         PosixPath('figures/raster.png')
     """

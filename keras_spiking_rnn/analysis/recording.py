@@ -1,9 +1,10 @@
 """Recording what a spiking layer does: its states over time, and how accuracy grows with the steps seen.
 
-:func:`record_states` runs a model up to one spiking layer and steps that
-layer's cell over the sequence, keeping every state after every step (the
-layer itself returns at most the last states). :func:`accuracy_over_time`
-measures any-time decisions: the accuracy of a model that has seen only the
+[`record_states`][keras_spiking_rnn.analysis.recording.record_states] runs a model up to one spiking
+layer and steps that layer's cell over the sequence, keeping every state after
+every step (the layer itself returns at most the last states).
+[`accuracy_over_time`][keras_spiking_rnn.analysis.recording.accuracy_over_time] measures any-time
+decisions: the accuracy of a model that has seen only the
 first ``t`` steps of each sequence (Yin et al. 2021, Fig. 4e-i).
 """
 
@@ -28,12 +29,18 @@ def spiking_layers(model: keras.Model) -> list[keras.layers.Layer]:
         model: a Keras model.
 
     Returns:
-        The ``keras.layers.RNN`` layers (:class:`~keras_spiking_rnn.SpikingRNN` and subclasses, or a plain
-        ``keras.layers.RNN`` around a spiking cell) among ``model.layers``; nested models are not searched.
+        The ``keras.layers.RNN`` layers ([`SpikingRNN`][keras_spiking_rnn.SpikingRNN] and subclasses, or
+            a plain ``keras.layers.RNN`` around a spiking cell) among ``model.layers``; nested models are
+            not searched.
 
-    Example:
-        >>> [layer.name for layer in spiking_layers(model)]
-        ['spiking_rnn']
+    Examples:
+        >>> model = keras.Sequential([
+        ...     keras.Input((None, 3)),
+        ...     SpikingRNN(5, neuron="lif", return_sequences=True, name="lif"),
+        ...     LeakyReadout(2),
+        ... ])
+        >>> [layer.name for layer in spiking_layers(model)]  # the readout's cell does not spike
+        ['lif']
     """
     return [layer for layer in model.layers if _is_spiking(layer)]
 
@@ -162,25 +169,25 @@ def record_states(model: keras.Model, x: np.ndarray, layer: Union[str, keras.lay
         model: a Keras model whose inputs are the sequences ``x``.
         x: inputs of the model, (batch, timesteps, features), numeric.
         layer: the spiking recurrent layer to record, by name or as the layer object: a
-            :class:`~keras_spiking_rnn.SpikingRNN` (or a ``keras.layers.RNN`` of a spiking cell) among
-            ``model.layers``.
+            [`SpikingRNN`][keras_spiking_rnn.SpikingRNN] (or a ``keras.layers.RNN`` of a spiking cell)
+            among ``model.layers``.
 
     Returns:
-        ``{name: array (batch, timesteps, units)}`` in the layer's compute dtype, with one entry per name
-        in ``layer.cell.state_names`` (ALIF: ``"potential"``, ``"adaptation"``, ``"spikes"``; LIF:
-        ``"potential"``, ``"spikes"``; gated: ``"synaptic"``, ``"potential"``, ``"output"``), and:
+        ``{name: array (batch, timesteps, units)}`` in the layer's compute dtype, with one entry per
+            name in ``layer.cell.state_names`` (ALIF: ``"potential"``, ``"adaptation"``, ``"spikes"``;
+            LIF: ``"potential"``, ``"spikes"``; gated: ``"synaptic"``, ``"potential"``, ``"output"``), and:
 
-        * ``"output"``: the layer's output at each step (the spikes; the gated cell's levels);
-        * ``"threshold"``: the firing threshold at each step. ALIF: ``threshold + adaptation * eta_t``;
-          LIF: the constant ``threshold``; gated: the potential above which the output is non-zero,
-          ``(dead_zone + 1) * threshold``. Absent for other cells.
+            * ``"output"``: the layer's output at each step (the spikes; the gated cell's levels);
+            * ``"threshold"``: the firing threshold at each step. ALIF: ``threshold + adaptation * eta_t``;
+              LIF: the constant ``threshold``; gated: the potential above which the output is non-zero,
+              ``(dead_zone + 1) * threshold``. Absent for other cells.
 
     Raises:
         ValueError: ``x`` not 3-D; ``layer`` not in the model, not a spiking recurrent layer, called on
             more than one input, or receiving masked inputs.
         TypeError: ``layer`` neither a name nor a layer; ``x`` not numeric.
 
-    Example:
+    Examples:
         >>> model = keras.Sequential([
         ...     keras.Input((None, 3)),
         ...     SpikingRNN(5, neuron="alif", return_sequences=True, name="alif"),
@@ -245,17 +252,23 @@ def accuracy_over_time(
         batch_size: the number of sequences per model call.
 
     Returns:
-        ``(steps, accuracies)``: int array (k,) and float64 array (k,), the fraction of the ``n`` sequences
-        whose decision after ``steps[i]`` steps is ``y``.
+        ``(steps, accuracies)``: int64 array (k,) and float64 array (k,), the fraction of the ``n``
+            sequences whose decision after ``steps[i]`` steps is ``y``.
 
     Raises:
         ValueError: ``x`` not 3-D; ``y`` not (n,) integer labels; ``steps`` empty or outside
             ``1..timesteps``; ``batch_size`` not a positive integer; a model output that is not class scores.
 
-    Example:
-        >>> steps, accuracy = accuracy_over_time(model, x_test, y_test, steps=[10, 20, 40])
-        >>> accuracy.shape
-        (3,)
+    Examples:
+        >>> model = keras.Sequential([
+        ...     keras.Input((None, 3)),
+        ...     SpikingRNN(8, neuron="alif", return_sequences=True),
+        ...     LeakyReadout(2, output_mode="sequence"),  # per-step scores: the model runs once
+        ... ])
+        >>> x, y = np.ones((6, 40, 3), "float32"), np.zeros(6, "int64")
+        >>> steps, accuracy = accuracy_over_time(model, x, y, steps=[10, 20, 40])
+        >>> steps, accuracy.shape
+        (array([10, 20, 40]), (3,))
     """
     x = np.asarray(x)
     if x.ndim != 3:

@@ -23,6 +23,16 @@ class LayerOperations:
         macs_per_step: multiply-accumulates per timestep.
         acs_per_step: accumulates per timestep.
         nonzero_output_rate: for spiking layers, the fraction of non-zero outputs per neuron and step; else None.
+
+    Examples:
+        >>> model = keras.Sequential([
+        ...     keras.Input((None, 3)),
+        ...     SpikingRNN(8, neuron="lif", return_sequences=True, name="lif"),
+        ...     LeakyReadout(2),
+        ... ])
+        >>> report = count_operations(model, np.ones((4, 10, 3), "float32"))
+        >>> report.layers[0].kind, report.layers[0].macs_per_step  # 3 x 8 input weights + 2 per neuron update
+        ('LIFCell', 40.0)
     """
 
     name: str
@@ -35,11 +45,18 @@ class LayerOperations:
 
 @dataclasses.dataclass(frozen=True)
 class OperationReport:
-    """A model's operation counts (see :func:`count_operations`); energies are theoretical estimates.
+    """A model's operation counts per layer and timestep; energies are theoretical estimates.
+
+    Made by [`count_operations`][keras_spiking_rnn.analysis.report.count_operations].
 
     Attributes:
         layers: per-layer counts, in the model's order.
         timesteps: the timesteps per sequence of the data counted.
+
+    Examples:
+        >>> report = OperationReport((LayerOperations("lstm", "LSTM", 100, 1000.0, 0.0),), timesteps=10)
+        >>> report.macs_per_sequence, report.energy_per_step_pj()
+        (10000.0, 3100.0)
     """
 
     layers: tuple[LayerOperations, ...]
@@ -47,30 +64,64 @@ class OperationReport:
 
     @property
     def macs_per_step(self) -> float:
+        """Multiply-accumulates per timestep, summed over the layers."""
         return float(sum(layer.macs_per_step for layer in self.layers))
 
     @property
     def acs_per_step(self) -> float:
+        """Accumulates per timestep, summed over the layers."""
         return float(sum(layer.acs_per_step for layer in self.layers))
 
     @property
     def parameters(self) -> int:
+        """The model's weight count, summed over the layers."""
         return int(sum(layer.parameters for layer in self.layers))
 
     @property
     def macs_per_sequence(self) -> float:
+        """Multiply-accumulates per sequence of ``timesteps`` steps."""
         return self.macs_per_step * self.timesteps
 
     @property
     def acs_per_sequence(self) -> float:
+        """Accumulates per sequence of ``timesteps`` steps."""
         return self.acs_per_step * self.timesteps
 
     def energy_per_step_pj(self, mac_pj: float = ops.MAC_ENERGY_PJ, ac_pj: float = ops.AC_ENERGY_PJ) -> float:
-        """Theoretical energy per timestep in pJ (:func:`~keras_spiking_rnn.analysis.operations.energy_pj`)."""
+        """Theoretical energy per timestep in picojoules, ``mac_pj * macs_per_step + ac_pj * acs_per_step``.
+
+        See [`energy_pj`][keras_spiking_rnn.analysis.operations.energy_pj] for the figures and what they leave out.
+
+        Args:
+            mac_pj: energy of one MAC in pJ (default 3.1, 32-bit integer, 45 nm).
+            ac_pj: energy of one AC in pJ (default 0.1).
+
+        Returns:
+            The energy per timestep in picojoules.
+
+        Raises:
+            ValueError: ``mac_pj`` or ``ac_pj`` not a number >= 0.
+
+        Examples:
+            >>> report = OperationReport((LayerOperations("lstm", "LSTM", 100, 1000.0, 0.0),), timesteps=10)
+            >>> report.energy_per_step_pj(), report.energy_per_step_pj(mac_pj=4.6)  # 32-bit float MACs
+            (3100.0, 4600.0)
+        """
         return ops.energy_pj(self.macs_per_step, self.acs_per_step, mac_pj, ac_pj)
 
     def to_markdown(self) -> str:
-        """The report as a Markdown table: a row per layer and a total."""
+        """The report as a Markdown table: a row per layer and a total, then the energy estimate.
+
+        ``str(report)`` gives the same text.
+
+        Returns:
+            The table's lines and a line with the theoretical energy per step and per sequence.
+
+        Examples:
+            >>> report = OperationReport((LayerOperations("lstm", "LSTM", 100, 1000.0, 0.0),), timesteps=10)
+            >>> print(report.to_markdown().splitlines()[2])
+            | lstm | LSTM | 100 | 1,000 | 0 |  |
+        """
         lines = [
             "| layer | counted as | parameters | MACs / step | ACs / step | non-zero outputs |",
             "| --- | --- | ---: | ---: | ---: | ---: |",
@@ -197,11 +248,13 @@ def _count_layer(layer, inputs: np.ndarray, outputs: np.ndarray, kind: str, time
     )
 
 
-def count_operations(model: keras.Model, x, input_kind: str = "dense", batch_size: int = 256) -> OperationReport:
+def count_operations(
+    model: keras.Model, x: np.ndarray, input_kind: str = "dense", batch_size: int = 256
+) -> OperationReport:
     """Counts the MACs and ACs a model needs per timestep on the inputs ``x`` (Yin et al. 2021, Fig. 2a).
 
     Spiking layers are counted from the spikes they actually emit on ``x``
-    (see :mod:`keras_spiking_rnn.analysis.operations` for the cost model); LSTM,
+    (see [`keras_spiking_rnn.analysis.operations`][keras_spiking_rnn.analysis.operations] for the cost model); LSTM,
     GRU, SimpleRNN and Dense layers from their sizes. A Dense layer applied
     once to a sequence's last step counts as ``1 / timesteps`` of its cost per
     step.
@@ -217,15 +270,24 @@ def count_operations(model: keras.Model, x, input_kind: str = "dense", batch_siz
         batch_size: batch size of the inference run.
 
     Returns:
-        An :class:`OperationReport`; ``print(report)`` shows the table and
-        the theoretical energy estimate.
+        The [`OperationReport`][keras_spiking_rnn.analysis.report.OperationReport]; ``print(report)`` shows the table
+            and the theoretical energy estimate.
 
     Raises:
-        ValueError: unknown ``input_kind``, ``x`` not 3-D, a layer that cannot be counted.
+        ValueError: unknown ``input_kind``, ``x`` not 3-D, a model with more than one input, a layer
+            that cannot be counted or traced.
 
-    Example:
-        >>> report = count_operations(model, x_test[:200])
-        >>> report.macs_per_step, report.acs_per_step, report.energy_per_step_pj()
+    Examples:
+        >>> model = keras.Sequential([
+        ...     keras.Input((None, 3)),
+        ...     SpikingRNN(8, neuron="lif", return_sequences=True, name="lif"),
+        ...     LeakyReadout(2),
+        ... ])
+        >>> report = count_operations(model, np.ones((4, 10, 3), "float32"))
+        >>> [(layer.kind, layer.macs_per_step) for layer in report.layers]
+        [('LIFCell', 40.0), ('LeakyIntegratorCell', 4.0)]
+        >>> report.macs_per_step, report.parameters
+        (44.0, 124)
     """
     if input_kind not in ("dense", "spikes"):
         raise ValueError(f"count_operations: `input_kind` must be 'dense' or 'spikes', got {input_kind!r}.")

@@ -14,7 +14,7 @@ class ALIFCell(LeakyCell):
 
     Per neuron, with ``alpha = exp(-dt / tau_m)``, ``rho = exp(-dt / tau_adp)``
     and ``I_t = x_t @ kernel + s_{t-1} @ recurrent_kernel + bias``
-    (eqs. 5-8 of Yin et al. 2021, as in the authors' code)::
+    (eqs. 5-8 of Yin et al. 2021, as in the authors' code):
 
         eta_t   = rho * eta_{t-1} + (1 - rho) * s_{t-1}
         theta_t = threshold + adaptation * eta_t
@@ -38,13 +38,18 @@ class ALIFCell(LeakyCell):
         adaptation: ``beta``, the threshold increase per unit of ``eta`` (>= 0).
         tau_adp_initializer: initializer of ``tau_adp``; default ``N(150, 10)``
             (Yin et al. Table S1, SHD; S-MNIST used ``N(200, 50)``).
-        **kwargs: the arguments of :class:`~keras_spiking_rnn.cells.base.LeakyCell`
+        **kwargs: the arguments of [`LeakyCell`][keras_spiking_rnn.cells.LeakyCell]
             (``threshold``, ``tau_m_initializer``, ``train_time_constants``,
             ``min_tau``, ``dt``, ``initial_potential``) and of
-            :class:`~keras_spiking_rnn.cells.base.SpikingCell` (``surrogate``,
+            [`SpikingCell`][keras_spiking_rnn.cells.SpikingCell] (``surrogate``,
             ``recurrent``, ``use_bias``, initializers, regularizers).
 
-    Example:
+    Raises:
+        ValueError: ``adaptation`` not a finite number >= 0; when built, a ``tau_adp_initializer``
+            whose draws average at or below ``min_tau``; or an invalid argument of ``LeakyCell`` or
+            ``SpikingCell`` (see there).
+
+    Examples:
         >>> layer = keras.layers.RNN(ALIFCell(64), return_sequences=True)
         >>> layer(np.zeros((2, 50, 40), "float32")).shape
         TensorShape([2, 50, 64])
@@ -72,7 +77,24 @@ class ALIFCell(LeakyCell):
         )
 
     def step_constants(self) -> tuple:
-        """``(alpha, rho)``: the decays of the membrane and of the adaptation per step, each (units,)."""
+        """``(alpha, rho)``: the decays of the membrane and of the adaptation per step.
+
+        ``alpha = exp(-dt / tau_m)`` and ``rho = exp(-dt / tau_adp)``.
+
+        Returns:
+            A 2-tuple of tensors of shape (units,), in the cell's compute dtype.
+
+        Examples:
+            >>> cell = ALIFCell(
+            ...     4,
+            ...     tau_m_initializer=keras.initializers.Constant(10.0),
+            ...     tau_adp_initializer=keras.initializers.Constant(100.0),
+            ... )
+            >>> cell.build((None, 3))
+            >>> alpha, rho = cell.step_constants()
+            >>> round(float(alpha[0]), 4), round(float(rho[0]), 4)  # exp(-1/10), exp(-1/100)
+            (0.9048, 0.99)
+        """
         return (decay(self.dt, self.tau_m, self.compute_dtype), decay(self.dt, self.tau_adp, self.compute_dtype))
 
     def update(self, current, states, constants) -> list:

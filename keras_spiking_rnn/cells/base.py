@@ -51,6 +51,10 @@ class MinValue(keras.constraints.Constraint):
 
     Args:
         min_value: the smallest value allowed.
+
+    Examples:
+        >>> MinValue(1.0)(tf.constant([0.5, 2.0, float("nan")]))
+        <tf.Tensor: shape=(3,), dtype=float32, numpy=array([1., 2., 1.], dtype=float32)>
     """
 
     def __init__(self, min_value: float):
@@ -155,14 +159,14 @@ class SpikingCell(keras.layers.Layer):
     ``units`` columns. Every state rests at zero, so Keras's ``reset_state``
     and TFLite Micro's ``reset()`` both return a cell to rest.
 
-    Subclasses name their states in ``state_names``, implement ``call`` and
+    Subclasses name their states in ``state_names``, implement ``update`` and
     add their own arguments to ``get_config``.
 
     Args:
         units: number of neurons.
         surrogate: spike function: a name from
-            :func:`keras_spiking_rnn.surrogates.available`, a config dict or a
-            :class:`~keras_spiking_rnn.surrogates.Surrogate`.
+            [`available`][keras_spiking_rnn.surrogates.available], a config dict or a
+            [`Surrogate`][keras_spiking_rnn.surrogates.Surrogate].
         recurrent: whether the layer's previous outputs feed back through
             ``recurrent_kernel``.
         use_bias: whether to add ``bias``.
@@ -173,6 +177,21 @@ class SpikingCell(keras.layers.Layer):
         recurrent_regularizer: regularizer of ``recurrent_kernel``.
         bias_regularizer: regularizer of ``bias``.
         **kwargs: forwarded to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+
+    Raises:
+        ValueError: ``units`` not a positive integer or an unknown ``surrogate`` name; when built,
+            a step shape that is not (batch, features).
+        TypeError: a ``surrogate`` that is neither a name, a dict nor a ``Surrogate``; when called,
+            inputs that are not floating point.
+
+    Examples:
+        >>> class Relay(SpikingCell):  # spikes wherever the synaptic input exceeds 0.5
+        ...     state_names = ("spikes",)
+        ...     def update(self, current, states, constants):
+        ...         return [self.surrogate(current - 0.5)]
+        >>> layer = keras.layers.RNN(Relay(8), return_sequences=True)
+        >>> layer(np.ones((2, 5, 3), "float32")).shape
+        TensorShape([2, 5, 8])
     """
 
     state_names: tuple[str, ...] = ()
@@ -232,24 +251,45 @@ class SpikingCell(keras.layers.Layer):
     #: time loop and then call :meth:`step` (see :meth:`project_inputs`). Quantization-aware cells set False.
     projects_inputs: bool = True
 
-    def project_inputs(self, inputs):
+    def project_inputs(self, inputs: tf.Tensor) -> tf.Tensor:
         """The feed-forward part of the synaptic input, ``inputs @ kernel + bias``.
 
         Args:
             inputs: one step (batch, features) or a whole sequence
-                (batch, timesteps, features), floating point.
+                (batch, timesteps, features), a floating-point tensor.
 
         Returns:
-            (..., n_gates * units): the same leading axes as ``inputs``. A
-            sequence is projected with one matrix product of
-            (batch * timesteps, features) by (features, n_gates * units).
+            Tensor of shape (..., n_gates * units) in the dtype of ``inputs``, with the
+                leading axes of ``inputs``. A sequence is projected with one matrix product
+                of (batch * timesteps, features) by (features, n_gates * units).
+
+        Raises:
+            TypeError: ``inputs`` not floating point.
+
+        Examples:
+            >>> cell = LIFCell(4)
+            >>> cell.build((None, 3))
+            >>> cell.project_inputs(tf.ones((2, 10, 3))).shape
+            TensorShape([2, 10, 4])
         """
         return project(self, inputs, self.kernel, self.bias)
 
-    def synaptic_input(self, projected, previous_output):
-        """``projected + previous_output @ recurrent_kernel``; shape (batch, n_gates * units).
+    def synaptic_input(self, projected: tf.Tensor, previous_output: tf.Tensor) -> tf.Tensor:
+        """The synaptic input of one step, ``projected + previous_output @ recurrent_kernel``.
 
-        ``projected`` is :meth:`project_inputs` of this step's inputs.
+        Args:
+            projected: [`project_inputs`][keras_spiking_rnn.cells.SpikingCell.project_inputs] of this step's
+                inputs, (batch, n_gates * units).
+            previous_output: the output of step ``t - 1``, (batch, units).
+
+        Returns:
+            Tensor of shape (batch, n_gates * units): ``projected`` itself if the cell is not ``recurrent``.
+
+        Examples:
+            >>> cell = LIFCell(4)
+            >>> cell.build((None, 3))
+            >>> cell.synaptic_input(tf.zeros((2, 4)), tf.ones((2, 4))).shape
+            TensorShape([2, 4])
         """
         if self.recurrent_kernel is None:
             return projected
@@ -258,40 +298,121 @@ class SpikingCell(keras.layers.Layer):
     #: Index in ``state_names`` of the state fed back through ``recurrent_kernel``; it is also the output.
     output_state: int = -1
 
-    def call(self, inputs, states, training=None):
-        """One step from the raw inputs (batch, features): :meth:`step` of :meth:`project_inputs`."""
+    def call(
+        self, inputs: tf.Tensor, states: list[tf.Tensor], training: bool | None = None
+    ) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """One step from the raw inputs: ``step(project_inputs(inputs), states)``.
+
+        See [`step`][keras_spiking_rnn.cells.SpikingCell.step] and
+        [`project_inputs`][keras_spiking_rnn.cells.SpikingCell.project_inputs].
+
+        Args:
+            inputs: this step's inputs, (batch, features), floating point.
+            states: the states of step ``t - 1``, one (batch, units) tensor per name in ``state_names``.
+            training: Keras's training flag, passed on to ``step``.
+
+        Returns:
+            ``(output, new_states)``: the output, (batch, units), and the list of new states, each
+                (batch, units), in the cell's compute dtype.
+
+        Raises:
+            TypeError: ``inputs`` not floating point.
+
+        Examples:
+            >>> cell = LIFCell(4)
+            >>> cell.build((None, 3))
+            >>> output, states = cell(tf.ones((2, 3)), cell.get_initial_state(batch_size=2))
+            >>> output.shape, len(states)
+            (TensorShape([2, 4]), 2)
+        """
         return self.step(self.project_inputs(inputs), states, training=training)
 
-    def step(self, projected, states, training=None):
-        """One step from the projected inputs (batch, n_gates * units); returns ``(output, new_states)``."""
+    def step(
+        self, projected: tf.Tensor, states: list[tf.Tensor], training: bool | None = None
+    ) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """One step from the projected inputs: ``synaptic_input``, then the neuron ``update``.
+
+        See [`synaptic_input`][keras_spiking_rnn.cells.SpikingCell.synaptic_input] and
+        [`update`][keras_spiking_rnn.cells.SpikingCell.update].
+
+        Args:
+            projected: this step's ``inputs @ kernel + bias``, (batch, n_gates * units).
+            states: the states of step ``t - 1``, one (batch, units) tensor per name in ``state_names``.
+            training: Keras's training flag; the neuron update does not use it.
+
+        Returns:
+            ``(output, new_states)``: ``new_states[output_state]``, (batch, units), and the list of new
+                states, each (batch, units).
+
+        Examples:
+            >>> cell = LIFCell(4)
+            >>> cell.build((None, 3))
+            >>> output, states = cell.step(cell.project_inputs(tf.ones((2, 3))), cell.get_initial_state(batch_size=2))
+            >>> output.shape
+            TensorShape([2, 4])
+        """
         states = list(states)
         current = self.synaptic_input(projected, states[self.output_state])
         new_states = self.update(current, states, self.step_constants())
         return new_states[self.output_state], new_states
 
     def step_constants(self) -> tuple:
-        """Tensors computed from the weights once per sequence (decay factors), passed to :meth:`update`."""
-        return ()
-
-    def update(self, current, states, constants) -> list:
-        """The neuron update: new states from the synaptic input ``current`` (batch, n_gates * units).
-
-        Args:
-            current: ``x_t @ kernel + out_{t-1} @ recurrent_kernel + bias``.
-            states: the states of step ``t - 1``, in the order of ``state_names``.
-            constants: :meth:`step_constants`.
+        """Tensors computed from the weights once per sequence (decay factors), passed to ``update``.
 
         Returns:
-            The states of step ``t``; ``states[output_state]`` is the output.
+            An empty tuple here; subclasses return their decay factors, each of shape (units,).
+
+        Examples:
+            >>> SpikingCell(4).step_constants()
+            ()
+        """
+        return ()
+
+    def update(self, current: tf.Tensor, states: list[tf.Tensor], constants: tuple) -> list:
+        """The neuron update: the states of step ``t`` from the synaptic input ``current``.
+
+        Args:
+            current: ``x_t @ kernel + out_{t-1} @ recurrent_kernel + bias``, (batch, n_gates * units).
+            states: the states of step ``t - 1``, each (batch, units), in the order of ``state_names``.
+            constants: [`step_constants`][keras_spiking_rnn.cells.SpikingCell.step_constants].
+
+        Returns:
+            The states of step ``t``, each (batch, units); ``states[output_state]`` is the output.
+
+        Raises:
+            NotImplementedError: always, here; subclasses implement the update.
+
+        Examples:
+            >>> cell = LIFCell(4, tau_m_initializer=keras.initializers.Constant(10.0))
+            >>> cell.build((None, 3))
+            >>> states = cell.get_initial_state(batch_size=2)
+            >>> potential, spikes = cell.update(tf.ones((2, 4)), states, cell.step_constants())
+            >>> potential.numpy()[0].round(4)  # (1 - exp(-1/10)) * 1
+            array([0.0952, 0.0952, 0.0952, 0.0952], dtype=float32)
         """
         raise NotImplementedError
 
-    def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
+    def get_initial_state(
+        self, batch_size: int | tf.Tensor | None = None, inputs: tf.Tensor | None = None, dtype: Any = None
+    ) -> list[tf.Tensor]:
         """All states at rest: one zero tensor of shape (batch_size, units) per state.
 
         Keras 3 calls ``get_initial_state(batch_size=...)``; tf-keras calls
         ``get_initial_state(inputs=None, batch_size=..., dtype=...)``. Both work;
         the states are in the cell's compute dtype either way.
+
+        Args:
+            batch_size: the number of sequences; if None, the first axis of ``inputs``.
+            inputs: a batch of inputs whose first axis gives the batch size when ``batch_size`` is None.
+            dtype: ignored: the states take the cell's compute dtype.
+
+        Returns:
+            One zero tensor of shape (batch_size, units) per name in ``state_names``, in the cell's
+                compute dtype.
+
+        Examples:
+            >>> [state.shape for state in LIFCell(4).get_initial_state(batch_size=2)]
+            [TensorShape([2, 4]), TensorShape([2, 4])]
         """
         batch_size = initial_batch_size(batch_size, inputs)
         return [tf.zeros((batch_size, self.units), dtype=self.compute_dtype) for _ in self.state_names]
@@ -329,7 +450,18 @@ class LeakyCell(SpikingCell):
         initial_potential: ``"zeros"`` (default; reproducible, and what
             streaming export expects) or ``"uniform"``: ``u_0 ~ U[0, threshold]``
             per sequence, as in Yin et al.
-        **kwargs: the arguments of :class:`SpikingCell`.
+        **kwargs: the arguments of [`SpikingCell`][keras_spiking_rnn.cells.SpikingCell].
+
+    Raises:
+        ValueError: ``threshold``, ``min_tau`` or ``dt`` not a finite number > 0, or
+            ``initial_potential`` neither ``"zeros"`` nor ``"uniform"``; when built, a
+            ``tau_m_initializer`` whose draws average at or below ``min_tau``.
+
+    Examples:
+        >>> cell = LIFCell(4, tau_m_initializer=keras.initializers.Constant(10.0))  # a LeakyCell
+        >>> cell.build((None, 3))
+        >>> cell.tau_m.numpy()
+        array([10., 10., 10., 10.], dtype=float32)
     """
 
     def __init__(
@@ -363,11 +495,39 @@ class LeakyCell(SpikingCell):
         )
 
     def step_constants(self) -> tuple:
-        """``(alpha,)``: the membrane's decay per step, (units,)."""
+        """``(alpha,)``: the membrane's decay per step, ``alpha = exp(-dt / tau_m)``.
+
+        Returns:
+            A 1-tuple holding ``alpha``, shape (units,), in the cell's compute dtype.
+
+        Examples:
+            >>> cell = LIFCell(4, tau_m_initializer=keras.initializers.Constant(10.0))
+            >>> cell.build((None, 3))
+            >>> cell.step_constants()[0].numpy().round(4)  # exp(-1/10)
+            array([0.9048, 0.9048, 0.9048, 0.9048], dtype=float32)
+        """
         return (decay(self.dt, self.tau_m, self.compute_dtype),)
 
-    def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
-        """Zeros, except the potential when ``initial_potential="uniform"``: ``U[0, threshold]``."""
+    def get_initial_state(
+        self, batch_size: int | tf.Tensor | None = None, inputs: tf.Tensor | None = None, dtype: Any = None
+    ) -> list[tf.Tensor]:
+        """All states at rest, except the potential when ``initial_potential="uniform"``: ``U[0, threshold]``.
+
+        Args:
+            batch_size: the number of sequences; if None, the first axis of ``inputs``.
+            inputs: a batch of inputs whose first axis gives the batch size when ``batch_size`` is None.
+            dtype: ignored: the states take the cell's compute dtype.
+
+        Returns:
+            One tensor of shape (batch_size, units) per name in ``state_names``, in the cell's compute
+                dtype: zeros, except ``"potential"`` with ``initial_potential="uniform"``, drawn
+                uniformly in ``[0, threshold)``.
+
+        Examples:
+            >>> cell = LIFCell(4, threshold=0.5, initial_potential="uniform")
+            >>> [state.shape for state in cell.get_initial_state(batch_size=2)]
+            [TensorShape([2, 4]), TensorShape([2, 4])]
+        """
         batch_size = initial_batch_size(batch_size, inputs)
         states = super().get_initial_state(batch_size)
         if self.initial_potential == "uniform":

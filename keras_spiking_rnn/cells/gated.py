@@ -13,15 +13,15 @@ from keras_spiking_rnn.cells.base import SpikingCell, check_number, check_positi
 
 
 def multi_level_spikes(
-    potential,
+    potential: tf.Tensor,
     threshold: float,
     levels: int,
     dead_zone: int,
     surrogate: surrogates.Surrogate,
-):
+) -> tf.Tensor:
     """Quantizes a membrane potential into ``levels`` output levels of height ``threshold``.
 
-    Forward (exactly; ``q`` counts the levels below the potential)::
+    Forward (exactly; ``q`` counts the levels below the potential):
 
         q = #{k in 1..levels : potential > k * threshold}     # trunc(potential / threshold), clipped to [0, levels]
         q = 0 where q <= dead_zone
@@ -48,10 +48,10 @@ def multi_level_spikes(
         surrogate: the spike function applied per level.
 
     Returns:
-        Tensor of the shape and dtype of ``potential``, values in
-        ``{0} U {(dead_zone + 1) * threshold, ..., levels * threshold}``.
+        Tensor of the shape and dtype of ``potential``, with values in
+            ``{0} U {(dead_zone + 1) * threshold, ..., levels * threshold}``.
 
-    Example:
+    Examples:
         >>> mem = tf.constant([[0.05, 0.25, 0.35, 2.0]])
         >>> multi_level_spikes(mem, 0.1, levels=5, dead_zone=2, surrogate=surrogates.StraightThrough())
         <tf.Tensor: shape=(1, 4), dtype=float32, numpy=array([[0. , 0. , 0.3, 0.5]], dtype=float32)>
@@ -98,7 +98,7 @@ class GatedSpikingCell(SpikingCell):
     """Spiking cell whose synaptic current is gated, with multi-level outputs (Ponghiran & Roy 2022).
 
     With ``[a_f, a_c] = x_t @ kernel + o_{t-1} @ recurrent_kernel + bias``
-    (two gates of ``units`` columns each)::
+    (two gates of ``units`` columns each):
 
         forget_t = sigmoid(a_f)
         cand_t   = relu(a_c)
@@ -125,7 +125,7 @@ class GatedSpikingCell(SpikingCell):
       6 bits and dead zone 3 with ``M`` frozen at 1.
     * Outputs above ``levels * threshold`` are clipped; the excess stays in ``mem``.
     * Gradient: the surrogate per level, straight through the dead zone
-      (see :func:`multi_level_spikes`); the default ``"straight_through"``
+      (see [`multi_level_spikes`][keras_spiking_rnn.cells.multi_level_spikes]); the default ``"straight_through"``
       reproduces the code's straight-through estimator over the output range.
     * No recurrent dropout (the code masks ``cand`` in training).
     * Initialisation as in the code: ``kernel`` Kaiming-uniform with the
@@ -141,9 +141,18 @@ class GatedSpikingCell(SpikingCell):
         dead_zone: number of lowest levels that output 0 (``0 <= dead_zone < levels``).
         threshold: height of one output level (> 0).
         surrogate: spike function applied per level; default ``"straight_through"``.
-        **kwargs: the arguments of :class:`~keras_spiking_rnn.cells.base.SpikingCell`.
+        kernel_initializer: initializer of ``kernel``; default
+            ``VarianceScaling(1.0, "fan_in", "uniform")``.
+        recurrent_initializer: initializer of ``recurrent_kernel``; default
+            ``Orthogonal(gain=sqrt(2))``.
+        **kwargs: the other arguments of [`SpikingCell`][keras_spiking_rnn.cells.SpikingCell].
 
-    Example:
+    Raises:
+        ValueError: ``levels`` not a positive integer, ``dead_zone`` not an integer in
+            ``[0, levels)``, ``threshold`` not a finite number > 0, or an invalid argument of
+            ``SpikingCell`` (see there).
+
+    Examples:
         >>> layer = keras.layers.RNN(GatedSpikingCell(64, levels=7), return_sequences=True)
         >>> layer(np.zeros((2, 20, 40), "float32")).shape
         TensorShape([2, 20, 64])

@@ -21,7 +21,7 @@ class LIFCell(LeakyCell):
       ``u_t = alpha * u_{t-1} * (1 - s_{t-1}) + (1 - alpha) * I_t``
     * ``reset="subtract"``:
       ``u_t = alpha * u_{t-1} + (1 - alpha) * I_t - threshold * s_{t-1}``
-      (the same as :class:`ALIFCell` with ``adaptation=0``)
+      (the same as [`ALIFCell`][keras_spiking_rnn.cells.ALIFCell] with ``adaptation=0``)
     * ``s_t = H(u_t - threshold)``, with the surrogate gradient in training.
 
     Eq. (3) of the paper decays by ``1 - 1/tau_m`` and scales the input by
@@ -38,13 +38,17 @@ class LIFCell(LeakyCell):
     Args:
         units: number of neurons.
         reset: ``"zero"`` (hard reset to 0) or ``"subtract"`` (soft reset).
-        **kwargs: the arguments of :class:`~keras_spiking_rnn.cells.base.LeakyCell`
+        **kwargs: the arguments of [`LeakyCell`][keras_spiking_rnn.cells.LeakyCell]
             (``threshold``, ``tau_m_initializer``, ``train_time_constants``,
             ``min_tau``, ``dt``, ``initial_potential``) and of
-            :class:`~keras_spiking_rnn.cells.base.SpikingCell` (``surrogate``,
+            [`SpikingCell`][keras_spiking_rnn.cells.SpikingCell] (``surrogate``,
             ``recurrent``, ``use_bias``, initializers, regularizers).
 
-    Example:
+    Raises:
+        ValueError: ``reset`` neither ``"zero"`` nor ``"subtract"``, or an invalid argument of
+            ``LeakyCell`` or ``SpikingCell`` (see there).
+
+    Examples:
         >>> layer = keras.layers.RNN(LIFCell(32), return_sequences=True)
         >>> layer(np.zeros((4, 10, 3), "float32")).shape
         TensorShape([4, 10, 32])

@@ -45,7 +45,13 @@ class LeakyIntegratorCell(keras.layers.Layer):
         bias_regularizer: regularizer of ``bias``.
         **kwargs: forwarded to ``keras.layers.Layer``.
 
-    Example:
+    Raises:
+        ValueError: ``units`` not a positive integer or ``min_tau``, ``dt`` not a finite number > 0;
+            when built, a step shape that is not (batch, features) or a ``tau_m_initializer``
+            whose draws average at or below ``min_tau``.
+        TypeError: when called, inputs that are not floating point.
+
+    Examples:
         >>> readout = keras.layers.RNN(LeakyIntegratorCell(10), return_sequences=True)
         >>> readout(np.ones((2, 5, 8), "float32")).shape
         TensorShape([2, 5, 10])
@@ -100,8 +106,25 @@ class LeakyIntegratorCell(keras.layers.Layer):
     #: The layer may project all timesteps at once before the time loop (see ``SpikingCell.projects_inputs``).
     projects_inputs: bool = True
 
-    def project_inputs(self, inputs):
-        """``inputs @ kernel + bias`` for one step (batch, features) or a sequence (batch, timesteps, features)."""
+    def project_inputs(self, inputs: tf.Tensor) -> tf.Tensor:
+        """The input current ``inputs @ kernel + bias``, for one step or for a whole sequence.
+
+        Args:
+            inputs: one step (batch, features) or a sequence (batch, timesteps, features),
+                a floating-point tensor.
+
+        Returns:
+            Tensor of shape (..., units) in the dtype of ``inputs``, with the leading axes of ``inputs``.
+
+        Raises:
+            TypeError: ``inputs`` not floating point.
+
+        Examples:
+            >>> cell = LeakyIntegratorCell(10)
+            >>> cell.build((None, 8))
+            >>> cell.project_inputs(tf.ones((2, 5, 8))).shape
+            TensorShape([2, 5, 10])
+        """
         return project(self, inputs, self.kernel, self.bias)
 
     def call(self, inputs, states, training=None):
@@ -110,23 +133,83 @@ class LeakyIntegratorCell(keras.layers.Layer):
     output_state = 0  # the potential is the output; there is no recurrent kernel
     recurrent_kernel = None
 
-    def step(self, projected, states, training=None):
-        """One step from the projected inputs (batch, units); returns ``(u_t, [u_t])``."""
+    def step(
+        self, projected: tf.Tensor, states: list[tf.Tensor], training: bool | None = None
+    ) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """One step from the projected inputs: the leaky integration of the potential (``update``).
+
+        Args:
+            projected: this step's ``inputs @ kernel + bias``, (batch, units).
+            states: ``[u_{t-1}]``, the potential of the previous step, (batch, units).
+            training: Keras's training flag; not used.
+
+        Returns:
+            ``(u_t, [u_t])``: the new potential, (batch, units), as the output and as the only state.
+
+        Examples:
+            >>> cell = LeakyIntegratorCell(10, tau_m_initializer=keras.initializers.Constant(10.0))
+            >>> cell.build((None, 8))
+            >>> output, states = cell.step(tf.ones((2, 10)), cell.get_initial_state(batch_size=2))
+            >>> output.numpy()[0, :3].round(4)  # (1 - exp(-1/10)) * 1
+            array([0.0952, 0.0952, 0.0952], dtype=float32)
+        """
         new_states = self.update(projected, list(states), self.step_constants())
         return new_states[0], new_states
 
     def step_constants(self) -> tuple:
-        """``(alpha,)``: the decay per step, (units,)."""
+        """``(alpha,)``: the decay of the potential per step, ``alpha = exp(-dt / tau_m)``.
+
+        Returns:
+            A 1-tuple holding ``alpha``, shape (units,), in the cell's compute dtype.
+
+        Examples:
+            >>> cell = LeakyIntegratorCell(10, tau_m_initializer=keras.initializers.Constant(10.0))
+            >>> cell.build((None, 8))
+            >>> cell.step_constants()[0].numpy()[:3].round(4)  # exp(-1/10)
+            array([0.9048, 0.9048, 0.9048], dtype=float32)
+        """
         return (decay(self.dt, self.tau_m, self.compute_dtype),)
 
-    def update(self, current, states, constants) -> list:
-        """``u_t = alpha * u_{t-1} + (1 - alpha) * current``."""
+    def update(self, current: tf.Tensor, states: list[tf.Tensor], constants: tuple) -> list:
+        """The leaky integration ``u_t = alpha * u_{t-1} + (1 - alpha) * current``.
+
+        Args:
+            current: ``x_t @ kernel + bias``, (batch, units).
+            states: ``[u_{t-1}]``, (batch, units).
+            constants: ``(alpha,)`` from [`step_constants`][keras_spiking_rnn.cells.LeakyIntegratorCell.step_constants].
+
+        Returns:
+            ``[u_t]``, one tensor of shape (batch, units).
+
+        Examples:
+            >>> cell = LeakyIntegratorCell(10, tau_m_initializer=keras.initializers.Constant(10.0))
+            >>> cell.build((None, 8))
+            >>> states = cell.get_initial_state(batch_size=2)
+            >>> cell.update(tf.ones((2, 10)), states, cell.step_constants())[0].numpy()[0, :3].round(4)
+            array([0.0952, 0.0952, 0.0952], dtype=float32)
+        """
         (potential,) = states
         (alpha,) = constants
         return [alpha * potential + (1.0 - alpha) * current]
 
-    def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
-        """The potential at rest: zeros of shape (batch_size, units) (tf-keras also passes ``inputs``, ``dtype``)."""
+    def get_initial_state(
+        self, batch_size: int | tf.Tensor | None = None, inputs: tf.Tensor | None = None, dtype: Any = None
+    ) -> list[tf.Tensor]:
+        """The potential at rest: zeros of shape (batch_size, units).
+
+        Args:
+            batch_size: the number of sequences; if None, the first axis of ``inputs``.
+            inputs: a batch of inputs whose first axis gives the batch size when ``batch_size`` is None
+                (tf-keras passes it).
+            dtype: ignored: the state takes the cell's compute dtype.
+
+        Returns:
+            ``[zeros]``, one tensor of shape (batch_size, units) in the cell's compute dtype.
+
+        Examples:
+            >>> [state.shape for state in LeakyIntegratorCell(10).get_initial_state(batch_size=2)]
+            [TensorShape([2, 10])]
+        """
         batch_size = initial_batch_size(batch_size, inputs)
         return [tf.zeros((batch_size, self.units), dtype=self.compute_dtype)]
 

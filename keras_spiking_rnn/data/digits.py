@@ -17,7 +17,7 @@ def permute_steps(x: np.ndarray, seed: int = 0) -> np.ndarray:
     The permutation depends only on ``seed`` and the number of steps
     (``numpy.random.default_rng(seed).permutation(timesteps)``), so training
     and test sets permuted with the same seed stay consistent; it works for
-    any (batch, time, features) array, e.g. :func:`load_mnist1d`'s.
+    any (batch, time, features) array, e.g. [`load_mnist1d`][keras_spiking_rnn.data.mnist1d.load_mnist1d]'s.
 
     Args:
         x: array of shape (batch, timesteps, features).
@@ -25,12 +25,12 @@ def permute_steps(x: np.ndarray, seed: int = 0) -> np.ndarray:
 
     Returns:
         Array like ``x`` (same dtype) with ``result[:, t] == x[:, p[t]]``
-        for the permutation ``p``.
+            for the permutation ``p``.
 
     Raises:
         ValueError: if ``x`` is not 3-D or ``seed`` is not a non-negative integer.
 
-    Example:
+    Examples:
         >>> steps = permute_steps(np.arange(5).reshape(1, 5, 1), seed=0)[0, :, 0]
         >>> sorted(steps.tolist())
         [0, 1, 2, 3, 4]
@@ -62,7 +62,7 @@ def load_digits_sequences(
     Step ``t`` is pixel ``(t // 8, t % 8)`` (row by row), scaled from 0..16
     to [0, 1]. The split is stratified: ``round(test_fraction * n)`` images of
     each digit, drawn with ``seed``, form the test set; both sets keep the
-    original order. ``permute=True`` then applies :func:`permute_steps` with
+    original order. ``permute=True`` then applies [`permute_steps`][keras_spiking_rnn.data.digits.permute_steps] with
     the same ``seed`` to both sets (one permutation of the 64 positions).
 
     Args:
@@ -72,14 +72,14 @@ def load_digits_sequences(
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)`` with ``x`` float32 of shape
-        (n, 64, 1) and ``y`` int64 of shape (n,); 1347 / 450 images for 0.25.
+            (n, 64, 1) and ``y`` int64 of shape (n,); 1347 / 450 images for 0.25.
 
     Raises:
         ImportError: if scikit-learn is missing (``pip install 'keras-spiking-rnn[data]'``).
         ValueError: if ``test_fraction`` is not in (0, 1) or ``seed`` is not
             a non-negative integer.
 
-    Example:
+    Examples:
         >>> (x, y), (x_test, y_test) = load_digits_sequences()
         >>> x.shape, x_test.shape
         ((1347, 64, 1), (450, 64, 1))

@@ -17,12 +17,12 @@ def load_mnist1d(seed: int = 42) -> tuple[tuple[np.ndarray, np.ndarray], tuple[n
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)`` with ``x`` float32 of shape
-        (n, 40, 1) and ``y`` int64 of shape (n,).
+            (n, 40, 1) and ``y`` int64 of shape (n,).
 
     Raises:
         ImportError: if ``mnist1d`` is missing (``pip install keras-spiking-rnn[data]``).
 
-    Example:
+    Examples:
         >>> (x, y), (x_test, y_test) = load_mnist1d()
         >>> x.shape, x_test.shape
         ((4000, 40, 1), (1000, 40, 1))
@@ -51,12 +51,12 @@ def sliding_windows(x: np.ndarray, size: int) -> np.ndarray:
 
     Returns:
         float32 array of shape (batch, timesteps, size); frame ``t`` holds
-        ``x[t - size + 1], ..., x[t]``, so each step sees only the past.
+            ``x[t - size + 1], ..., x[t]``, so each step sees only the past.
 
     Raises:
         ValueError: if ``x`` is not (batch, timesteps, 1) or ``size`` < 1.
 
-    Example:
+    Examples:
         >>> sliding_windows(np.arange(4.0).reshape(1, 4, 1), 2)[0]
         array([[0., 0.],
                [0., 1.],

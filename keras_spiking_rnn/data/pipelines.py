@@ -7,9 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-#: The default padding value: -1 never occurs in spike trains or rates, so ``keras.layers.Masking(-1.0)``
-#: masks exactly the padded steps (0 would also mask real silent steps of a spike train).
 PAD_VALUE = -1.0
+"""The default padding value of ``sequence_dataset``.
+
+-1 never occurs in spike trains or rates, so ``keras.layers.Masking(-1.0)`` masks exactly the padded
+steps (0 would also mask real silent steps of a spike train).
+"""
 
 
 def _as_sequences(sequences) -> list[np.ndarray]:
@@ -65,16 +68,16 @@ def sequence_dataset(
 
     Returns:
         A ``tf.data.Dataset`` of ``x`` (batch, longest, features) float32,
-        or ``(x, y)`` when ``labels`` is given; prefetched with AUTOTUNE.
+            or ``(x, y)`` when ``labels`` is given; prefetched with AUTOTUNE.
 
     Raises:
         ValueError: empty or ragged-feature ``sequences``, labels of another
             length, a non-positive ``batch_size``, unsorted boundaries.
 
-    Example:
+    Examples:
         >>> x = [np.ones((5, 3)), np.ones((8, 3))]
         >>> batch, y = next(iter(sequence_dataset(x, np.array([0, 1]), batch_size=2)))
-        >>> batch.shape, batch[0, -1, 0].numpy()
+        >>> batch.shape, float(batch[0, -1, 0])  # the shorter sequence is padded with PAD_VALUE
         (TensorShape([2, 8, 3]), -1.0)
     """
     arrays = _as_sequences(sequences)

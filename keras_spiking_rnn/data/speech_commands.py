@@ -46,7 +46,7 @@ def delta_features(features: tf.Tensor, window: int = 2) -> tf.Tensor:
     Raises:
         ValueError: if ``features`` has fewer than 2 axes or ``window`` < 1.
 
-    Example:
+    Examples:
         >>> delta_features(tf.reshape(tf.range(6.0), (6, 1)))[:, 0].numpy()
         array([0.5, 0.8, 1. , 1. , 0.8, 0.5], dtype=float32)
     """
@@ -81,8 +81,8 @@ def log_mel_features(
     480 samples, the hop 160 and the FFT 512 long. The power spectrum is
     summed into ``num_mel_bins`` triangular bands (HTK Mel scale,
     ``tf.signal.linear_to_mel_weight_matrix``) from ``lower_edge_hertz`` to
-    ``upper_edge_hertz``, then ``log(mel + 1e-6)``; :func:`delta_features`
-    (``N = 2``) gives the derivatives.
+    ``upper_edge_hertz``, then ``log(mel + 1e-6)``;
+    [`delta_features`][keras_spiking_rnn.data.speech_commands.delta_features] (``N = 2``) gives the derivatives.
 
     Args:
         waveform: float samples in [-1, 1], shape (samples,) or (..., samples).
@@ -95,14 +95,15 @@ def log_mel_features(
 
     Returns:
         float32 tensor of shape (..., frames, 3 * num_mel_bins): log-Mel
-        energies, then their deltas, then their second deltas;
-        (101, 120) for 1 s at 16 kHz.
+            energies, then their deltas, then their second deltas;
+            (101, 120) for 1 s at 16 kHz.
 
     Raises:
-        ValueError: if ``waveform`` is a scalar or shorter than a window, or
-            the band edges are not ``0 <= lower < upper <= sample_rate / 2``.
+        ValueError: if ``waveform`` is a scalar or shorter than half a window plus one sample,
+            ``sample_rate`` is not a positive integer, or the band edges are not
+            ``0 <= lower < upper <= sample_rate / 2``.
 
-    Example:
+    Examples:
         >>> log_mel_features(tf.zeros(16000)).shape
         TensorShape([101, 120])
     """
@@ -152,7 +153,7 @@ def read_wav(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> tf.Tens
         FileNotFoundError: if there is no file at ``path``.
         ValueError: if the file is not mono or not at ``sample_rate``.
 
-    Example:
+    Examples:
         >>> read_wav("speech_commands/yes/0a7c2a8d_nohash_0.wav").shape  # doctest: +SKIP
         TensorShape([16000])
     """
@@ -207,15 +208,15 @@ def load_speech_commands_split(
 
     Returns:
         ``(paths, labels)``: file paths (``root`` joined with the relative
-        path) sorted by relative path, and each file's label, the index of
-        its word in ``words``.
+            path) sorted by relative path, and each file's label, the index of
+            its word in ``words``.
 
     Raises:
         FileNotFoundError: if ``root``, a list file or a listed wav is missing.
         ValueError: an unknown ``split``, ``words`` that are empty, repeated or
             not directories of ``root``, or a split without files.
 
-    Example:
+    Examples:
         >>> paths, labels = load_speech_commands_split("speech_commands", "test")  # doctest: +SKIP
         >>> paths[0], labels[0]  # doctest: +SKIP
         ('speech_commands/backward/0165e0e8_nohash_0.wav', 0)
@@ -289,10 +290,10 @@ def speech_commands_dataset(
     """Batches of Speech Commands features: 1 s clips as (101, 120) log-Mel + deltas frames.
 
     Each file is decoded, cut or zero-padded at the end to 1 s (16000
-    samples) and turned into :func:`log_mel_features` in parallel
+    samples) and turned into [`log_mel_features`][keras_spiking_rnn.data.speech_commands.log_mel_features] in parallel
     (``num_parallel_calls=tf.data.AUTOTUNE``, order kept). A file that is
     not mono 16 kHz stops the iteration with ``tf.errors.InvalidArgumentError``
-    naming it (use :func:`read_wav` to check files eagerly).
+    naming it (use [`read_wav`][keras_spiking_rnn.data.speech_commands.read_wav] to check files eagerly).
 
     Args:
         root: the unpacked dataset directory.
@@ -300,21 +301,23 @@ def speech_commands_dataset(
         batch_size: clips per batch (> 0).
         shuffle: reshuffle the files on every pass.
         seed: the shuffling seed.
-        words: the classes in label order (see :func:`load_speech_commands_split`).
+        words: the classes in label order (see
+            [`load_speech_commands_split`][keras_spiking_rnn.data.speech_commands.load_speech_commands_split]).
         drop_remainder: drop the last, smaller batch.
         normalize: standardize each Mel band of each clip over time, as Yin et al. (2021) do
-            (see :func:`log_mel_features`).
+            (see [`log_mel_features`][keras_spiking_rnn.data.speech_commands.log_mel_features]).
 
     Returns:
         A prefetched ``tf.data.Dataset`` of ``(x, y)``: ``x`` float32 of shape
-        (batch, 101, 120), ``y`` int64 of shape (batch,); sorted by relative
-        path unless ``shuffle``.
+            (batch, 101, 120), ``y`` int64 of shape (batch,); sorted by relative
+            path unless ``shuffle``.
 
     Raises:
-        FileNotFoundError: as :func:`load_speech_commands_split`.
-        ValueError: as :func:`load_speech_commands_split`, or a non-positive ``batch_size``.
+        FileNotFoundError: as in
+            [`load_speech_commands_split`][keras_spiking_rnn.data.speech_commands.load_speech_commands_split].
+        ValueError: as in ``load_speech_commands_split``, or a non-positive ``batch_size``.
 
-    Example:
+    Examples:
         >>> train = speech_commands_dataset("speech_commands", "train", shuffle=True, seed=0)  # doctest: +SKIP
         >>> x, y = next(iter(train))  # doctest: +SKIP
         >>> x.shape  # doctest: +SKIP

@@ -85,7 +85,7 @@ def bin_spikes(
 
     Returns:
         Array of shape (steps, channels) and type ``dtype``: the number of
-        spikes of each channel in each bin (0 or 1 when ``binary``).
+            spikes of each channel in each bin (0 or 1 when ``binary``).
 
     Raises:
         ValueError: if ``times`` and ``units`` are not 1-D of the same length,
@@ -93,7 +93,7 @@ def bin_spikes(
             ``[0, channels)``, or ``steps``, ``channels`` or ``duration`` is
             not positive.
 
-    Example:
+    Examples:
         >>> bin_spikes(np.array([0.0, 0.3, 0.5, 0.99]), np.array([1, 0, 1, 1]), steps=2, channels=2)
         array([[1., 1.],
                [0., 2.]], dtype=float32)
@@ -217,13 +217,14 @@ def load_spiking_audio(
 
     The whole result is held in memory: SHD's training set at 250 x 700 steps
     is 5.7 GB in float32, so use ``limit`` for a subset or
-    :func:`spiking_audio_dataset` to stream batches.
+    [`spiking_audio_dataset`][keras_spiking_rnn.data.spiking_audio.spiking_audio_dataset] to stream batches.
 
     Args:
         path: an unpacked file such as ``shd_train.h5`` or ``ssc_valid.h5``
             (downloaded from https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/
             and gunzipped).
-        steps: time bins per sample (see :func:`bin_spikes` for the bin rule).
+        steps: time bins per sample (see [`bin_spikes`][keras_spiking_rnn.data.spiking_audio.bin_spikes] for the
+            bin rule).
         channels: input channels (700 in the published files).
         duration: seconds covered by the bins; later spikes are dropped.
         binary: clip counts to 1 per bin and channel.
@@ -231,7 +232,7 @@ def load_spiking_audio(
 
     Returns:
         ``(x, y)``: ``x`` float32 of shape (n, steps, channels), ``y`` int64
-        labels of shape (n,), in file order.
+            labels of shape (n,), in file order.
 
     Raises:
         ImportError: if ``h5py`` is missing (``pip install 'keras-spiking-rnn[speech]'``).
@@ -239,7 +240,7 @@ def load_spiking_audio(
         ValueError: a gzip-compressed or non-HDF5 file, missing datasets,
             a unit index >= ``channels``, or bad ``steps`` / ``duration`` / ``limit``.
 
-    Example:
+    Examples:
         >>> x, y = load_spiking_audio("data/shd_test.h5", limit=100)  # doctest: +SKIP
         >>> x.shape, y[:5]  # doctest: +SKIP
         ((100, 250, 700), array([...]))
@@ -284,7 +285,8 @@ def spiking_audio_dataset(
         path: an unpacked file such as ``shd_train.h5`` or ``ssc_train.h5``
             (downloaded from https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/
             and gunzipped).
-        steps: time bins per sample (see :func:`bin_spikes` for the bin rule).
+        steps: time bins per sample (see [`bin_spikes`][keras_spiking_rnn.data.spiking_audio.bin_spikes] for the
+            bin rule).
         batch_size: samples per batch (> 0).
         shuffle: visit the samples in a new random order on every pass.
         seed: the shuffling seed: pass ``k`` uses ``numpy.random.default_rng([seed, k])``,
@@ -297,8 +299,8 @@ def spiking_audio_dataset(
 
     Returns:
         A prefetched ``tf.data.Dataset`` of ``(x, y)``: ``x`` float32 of shape
-        (batch, steps, channels), ``y`` int64 of shape (batch,); in file
-        order unless ``shuffle``. Its cardinality is the number of batches.
+            (batch, steps, channels), ``y`` int64 of shape (batch,); in file
+            order unless ``shuffle``. Its cardinality is the number of batches.
 
     Raises:
         ImportError: if ``h5py`` is missing (``pip install 'keras-spiking-rnn[speech]'``).
@@ -306,7 +308,7 @@ def spiking_audio_dataset(
         ValueError: a gzip-compressed or non-HDF5 file, missing datasets, or
             bad ``steps`` / ``batch_size`` / ``duration`` / ``limit``.
 
-    Example:
+    Examples:
         >>> train = spiking_audio_dataset("data/shd_train.h5", shuffle=True, seed=0)  # doctest: +SKIP
         >>> model.fit(train, validation_data=spiking_audio_dataset("data/shd_test.h5"), epochs=10)  # doctest: +SKIP
     """

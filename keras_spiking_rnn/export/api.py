@@ -26,12 +26,49 @@ CONFIDENT_MARGIN_LSB = 16  # a Keras decision this many output quantization step
 
 
 class ExportVerificationError(RuntimeError):
-    """Under ``strict=True``: the int8 model agrees with the Keras model less often than required."""
+    """Under ``strict=True``: the int8 model agrees with the Keras model less often than required.
+
+    [`export_tflite_micro`][keras_spiking_rnn.export.api.export_tflite_micro] raises it before writing anything; the
+    message gives the agreement and ``min_agreement``.
+
+    Examples:
+        >>> try:
+        ...     export_tflite_micro(model, x_train[:256], "build/m", validation_data=(x_test, y_test), strict=True)
+        ... except ExportVerificationError as error:
+        ...     print(error)
+        The int8 model's top-1 class agrees with the Keras model's on only ...% of ... validation sequences
+        (min_agreement=98.00%). Nothing was written.
+    """
 
 
 @dataclass
 class Verification:
-    """How the int8 model, run in the TFLM interpreter, compares with the Keras float model."""
+    """How the int8 model, run in the TFLM interpreter, compares with the Keras float model.
+
+    "Float one-step model" is the [`StreamingModel`][keras_spiking_rnn.export.streaming.StreamingModel] the export
+    converts, run in float with the export's state clipping.
+
+    Attributes:
+        sequences: the number of validation sequences compared.
+        agreement: fraction of sequences whose final top-1 class is the same.
+        confident_fraction: fraction of sequences where Keras's top-1 leads the runner-up by >= 16
+            output LSBs.
+        confident_agreement: top-1 agreement on those sequences; None if there are none.
+        input_rounding_agreement: top-1 agreement of Keras on the int8-rounded inputs with Keras on the
+            inputs: the ceiling that input rounding sets.
+        float_accuracy: the Keras model's accuracy on the labels; None without labels.
+        int8_accuracy: the int8 model's accuracy on the labels; None without labels.
+        clipped_float_max_error: the largest difference between the final outputs of the float one-step
+            model and of Keras.
+        step_error_mean: mean ``|int8 - float one-step|`` over all steps and outputs, in output units.
+        step_error_max: the largest such difference.
+        step_error_lsb_mean: ``step_error_mean`` in units of the output's quantization step.
+        final_error_mean: mean ``|int8 - Keras|`` of the final outputs.
+
+    Examples:
+        >>> result = export_tflite_micro(model, x_train[:256], "build/mnist1d", validation_data=(x_test, y_test))
+        >>> result.verification.agreement, result.verification.step_error_lsb_mean
+    """
 
     sequences: int
     agreement: float  # fraction of sequences whose final top-1 class is the same
@@ -49,7 +86,27 @@ class Verification:
 
 @dataclass
 class ExportResult:
-    """What ``export_tflite_micro`` wrote and measured. ``str(result)`` is a short summary."""
+    """What ``export_tflite_micro`` wrote and measured. ``str(result)`` is a short summary.
+
+    Attributes:
+        output_dir: the directory written.
+        files: ``{file name: path}`` of every file written, ``report.json`` included.
+        ops: the builtin ops of the int8 model, sorted.
+        flash_bytes: size of ``model.tflite``, i.e. of the C array.
+        weight_bytes: int8 weights and int32 biases of the FULLY_CONNECTED ops inside it.
+        constant_bytes: all constants inside it (weights, biases, per-neuron factors, initial values).
+        state_bytes: bytes of the int8 state variables.
+        arena_bytes: smallest arena with which TFLM allocates the model (bisection, on this host).
+        arena_recorded: TFLM's RecordingMicroAllocator figures (``print_allocations``) in bytes, by
+            ``"total"``, ``"head"`` and ``"tail"``.
+        verification: the comparison on ``validation_data``
+            ([`Verification`][keras_spiking_rnn.export.api.Verification]); None without it.
+        warnings: what the export warned about (an agreement below ``min_agreement``).
+
+    Examples:
+        >>> result = export_tflite_micro(model, x_train[:256], "build/mnist1d", validation_data=(x_test, y_test))
+        >>> print(result)  # ops, flash and arena bytes, agreement
+    """
 
     output_dir: Path
     files: dict[str, str]
@@ -64,6 +121,16 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The result as a JSON-serializable dict, as ``report.json`` holds it.
+
+        Returns:
+            Every field, nested dataclasses as dicts and ``output_dir`` as a string.
+
+        Examples:
+            >>> result = export_tflite_micro(model, x_train[:256], "build/mnist1d", validation_data=(x_test, y_test))
+            >>> result.to_json()["flash_bytes"] == result.flash_bytes
+            True
+        """
         data = asdict(self)
         data["output_dir"] = str(self.output_dir)
         return data
@@ -177,14 +244,15 @@ def export_tflite_micro(
     ``reset()`` (TFLM's ``MicroInterpreter::Reset``) starts a new sequence.
     State ranges are measured by running ``calibration_data`` step by step
     from rest; weights are int8 (per matrix by default), biases int32. A model
-    from :func:`keras_spiking_rnn.quantization.quantize_model` keeps the ranges
+    from [`quantize_model`][keras_spiking_rnn.quantization.model.quantize_model] keeps the ranges
     it learned in training for every tensor it quantized (the calibration then
     only serves the report and the converter's required pass).
 
     Files written to ``output_dir`` (all or none): ``model.tflite``,
     ``model_data.cc``/``.h`` (16-byte-aligned C array), ``model_ops.h``
     (a ``MicroMutableOpResolver`` of exactly the model's ops),
-    ``model_settings.h`` (shapes, arena size, quantization) and ``report.json``.
+    ``model_settings.h`` (shapes, arena size, quantization), ``test_vectors.h``
+    (int8 inputs and outputs for checking firmware) and ``report.json``.
 
     Args:
         model: a trained Keras model: a linear stack of ``SpikingRNN`` (lif, alif, gated),
@@ -194,7 +262,8 @@ def export_tflite_micro(
         validation_data: ``(x, y)`` (y: integer labels) or ``x`` alone: sequences on which the TFLM
             int8 model is compared with the Keras model.
         sequence_length: frames per sequence (scales running means); default: the calibration sequences'.
-        state_ranges: ``{state_name: (min, max)}`` to clip states to (see ``StreamingModel.state_names()``).
+        state_ranges: ``{state_name: (min, max)}`` to clip states to (see
+            [`StreamingModel.state_names`][keras_spiking_rnn.export.streaming.StreamingModel.state_names]).
         min_agreement: the top-1 agreement below which the export warns (or, if ``strict``, fails).
         strict: raise ``ExportVerificationError`` instead of warning; nothing is written then.
         per_channel: one weight scale per output neuron (TFLite's default) instead of one per matrix. Default:
@@ -206,9 +275,25 @@ def export_tflite_micro(
         array_name: the C symbol of the model array.
 
     Returns:
-        An ``ExportResult`` with the paths, ops, flash and arena bytes and the verification figures.
+        The [`ExportResult`][keras_spiking_rnn.export.api.ExportResult]: the paths, ops, flash and arena bytes and the
+            verification figures.
 
-    Example:
+    Raises:
+        TypeError: ``model`` not a ``keras.Model``.
+        ValueError: a model without a known input; ``calibration_data`` or ``validation_data`` that are
+            not finite numeric (n, timesteps, features) sequences (validation: of ``sequence_length``
+            steps, one label per sequence); ``test_sequences`` < 1; ``per_channel`` other than a
+            quantization-aware model's; unknown ``state_ranges`` names; a layer without a streaming
+            int8 form ([`UnsupportedLayerError`][keras_spiking_rnn.export.streaming.UnsupportedLayerError]) or an
+            op TFLite Micro cannot run as int8
+            ([`UnsupportedOpError`][keras_spiking_rnn.export.flatbuffer.UnsupportedOpError]).
+        FileNotFoundError: the parent directory of ``output_dir`` does not exist.
+        FileExistsError: ``output_dir`` exists and is not a directory.
+        ExportVerificationError: with ``strict``, an agreement below ``min_agreement``; nothing is written.
+        RuntimeError: the TFLite converter fails, or TFLite Micro cannot allocate the model.
+        ImportError: the ``tflite-micro`` package is missing.
+
+    Examples:
         >>> result = export_tflite_micro(model, x_train[:256], "build/mnist1d", validation_data=(x_test, y_test))
         >>> print(result)
     """

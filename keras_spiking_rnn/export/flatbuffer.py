@@ -40,7 +40,17 @@ _COMPARISONS = {"GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "EQUAL", "NOT_
 
 
 class UnsupportedOpError(ValueError):
-    """The converted model uses an op or type that TFLite Micro cannot run as int8."""
+    """The converted model uses an op or type that TFLite Micro cannot run as int8.
+
+    [`export_tflite_micro`][keras_spiking_rnn.export.api.export_tflite_micro] raises it after conversion, naming the op
+    (and the tensor); nothing is written then.
+
+    Examples:
+        >>> try:
+        ...     result = export_tflite_micro(model, x_train[:256], "build/model")
+        ... except UnsupportedOpError as error:
+        ...     print(error)  # e.g. a float tensor: part of the model was not quantized
+    """
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,24 @@ class ModelInfo:
 
 
 def read_model(flatbuffer: bytes) -> ModelInfo:
-    """Parses ``flatbuffer`` (the bytes of a .tflite file)."""
+    """Parses ``flatbuffer``: the model's ops, tensors with their quantization, and sizes.
+
+    Args:
+        flatbuffer: the bytes of a .tflite file.
+
+    Returns:
+        A ``ModelInfo`` with ``ops`` (every builtin op, sorted), ``op_sequence`` (the main subgraph's ops
+            in execution order), ``tensors``, ``inputs`` and ``outputs`` (each a ``TensorInfo`` with name,
+            type, shape, scales and zero points), ``constant_bytes``, ``weight_bytes`` and ``macs`` (of
+            the FULLY_CONNECTED ops per invoke).
+
+    Examples:
+        >>> info = read_model(open("build/mnist1d/model.tflite", "rb").read())
+        >>> info.ops
+        ('ADD', 'ASSIGN_VARIABLE', 'CALL_ONCE', 'FULLY_CONNECTED', 'GREATER', ..., 'VAR_HANDLE')
+        >>> info.inputs[0].type, info.inputs[0].shape  # one frame of 8 features per invoke
+        ('INT8', (1, 8))
+    """
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
     codes = [_OP_NAMES[max(code.builtinCode, code.deprecatedBuiltinCode)] for code in model.operatorCodes]
     main = model.subgraphs[0]

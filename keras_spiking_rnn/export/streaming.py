@@ -36,7 +36,18 @@ _ACTIVATIONS = {"linear": None, "relu": tf.nn.relu, "sigmoid": tf.sigmoid, "tanh
 
 
 class UnsupportedLayerError(ValueError):
-    """A layer of the model has no streaming int8 form."""
+    """A layer of the model has no streaming int8 form.
+
+    Raised for layers other than those the export supports, a model that is not a linear stack, or a
+    layer that runs backwards in time.
+
+    Examples:
+        >>> try:
+        ...     StreamingModel(keras.Sequential([keras.Input((None, 3)), keras.layers.LSTM(4)]), sequence_length=10)
+        ... except UnsupportedLayerError as error:
+        ...     print(error)
+        Layer 'lstm' (LSTM) has no streaming int8 TFLite Micro form. Supported: ...
+    """
 
 
 def state_name(variable: tf.Variable) -> str:
@@ -400,10 +411,23 @@ class StreamingModel(tf.Module):
         model: a trained Keras model, a linear stack of the library's layers and Dense/Dropout.
         sequence_length: number of frames per sequence (scales running means).
         batch_size: number of sequences stepped in parallel (1 for export).
+        state_ranges: ``{state name: (min, max)}`` to clip states to after every step (see
+            [`state_names`][keras_spiking_rnn.export.streaming.StreamingModel.state_names]); None: no clipping.
 
-    Example:
-        >>> stream = StreamingModel(model, sequence_length=40)
-        >>> outputs = stream.run(x_test[:8])      # (8, 40, classes), one output per step
+    Raises:
+        UnsupportedLayerError: a layer without a streaming int8 form, a model that is not a linear
+            stack of one input and one output, or a model with nothing to export.
+        ValueError: ``state_ranges`` naming unknown states.
+
+    Examples:
+        >>> model = keras.Sequential([
+        ...     keras.Input((None, 3)),
+        ...     SpikingRNN(8, neuron="alif", return_sequences=True, name="alif"),
+        ...     LeakyReadout(2, output_mode="mean", name="readout"),
+        ... ])
+        >>> stream = StreamingModel(model, sequence_length=10, batch_size=4)
+        >>> stream.run(np.ones((4, 10, 3), "float32")).shape  # one output per step
+        (4, 10, 2)
     """
 
     def __init__(
@@ -453,8 +477,27 @@ class StreamingModel(tf.Module):
         return any(layer.sites for layer in self.layers)
 
     def learned_tensor_ranges(self) -> tuple[dict[str, tuple[float, float]], list[tuple[str, ...]]]:
-        """``{converted tensor name: (min, max)}`` of every QAT-quantized tensor of the traced ``step``, and
-        the names each quantized tensor may have (one of which the converted model must hold)."""
+        """The ranges learned in quantization-aware training, by the tensor names the converter gives.
+
+        Traces ``step`` and notes the learned range of every tensor that QAT quantized.
+
+        Returns:
+            ``(ranges, required)``: ``{converted tensor name: (min, max)}`` of every QAT-quantized
+                tensor of the traced ``step``, and per quantized tensor the tuple of names it may have
+                (the converted model must hold one of them). Both empty for a float model.
+
+        Examples:
+            >>> model = keras.Sequential([
+            ...     keras.Input((None, 3)),
+            ...     SpikingRNN(8, neuron="alif", return_sequences=True, name="alif"),
+            ...     LeakyReadout(2, output_mode="mean", name="readout"),
+            ... ])
+            >>> from keras_spiking_rnn.quantization import quantize_model
+            >>> qat = quantize_model(model, calibration_data=np.ones((4, 10, 3), "float32"))
+            >>> ranges, required = StreamingModel(qat, sequence_length=10).learned_tensor_ranges()
+            >>> len(ranges) > 0, len(required) > 0
+            (True, True)
+        """
         self.step.get_concrete_function()
         output = set(converted_names(self._recorder.output))
         # The converter renames the model's output tensor.
@@ -466,6 +509,7 @@ class StreamingModel(tf.Module):
 
     @property
     def state_variables(self) -> list[tf.Variable]:
+        """Every layer's state variables, each (batch_size, units), in the order of ``state_names()``."""
         return [v for layer in self.layers for v in layer.states]
 
     def _step(self, frame):
@@ -477,17 +521,54 @@ class StreamingModel(tf.Module):
         return x
 
     def reset(self) -> None:
+        """Sets every state to zero, its resting value, to start a new sequence.
+
+        Examples:
+            >>> stream = StreamingModel(model, sequence_length=10)
+            >>> stream.reset()
+        """
         for variable in self.state_variables:
             variable.assign(tf.zeros_like(variable))
 
     def state_names(self) -> list[str]:
+        """The names of the state variables, ``<layer name>_<state name>``, in layer order.
+
+        Returns:
+            One name per state variable, as ``state_ranges`` and ``report.json`` use them.
+
+        Examples:
+            >>> model = keras.Sequential([
+            ...     keras.Input((None, 3)),
+            ...     SpikingRNN(8, neuron="alif", return_sequences=True, name="alif"),
+            ...     LeakyReadout(2, output_mode="mean", name="readout"),
+            ... ])
+            >>> StreamingModel(model, sequence_length=10).state_names()
+            ['alif_potential', 'alif_adaptation', 'alif_spikes', 'readout_potential', 'readout_mean']
+        """
         return [state_name(variable) for variable in self.state_variables]
 
     def measure_state_ranges(self, sequences: np.ndarray) -> dict[str, tuple[float, float]]:
         """Min and max of every state over all steps of ``sequences``, each sequence started from rest.
 
-        ``sequences`` (n, timesteps, features) is stepped ``batch_size`` sequences at a time (the last
-        batch zero-padded). Every range includes 0, the resting state.
+        The sequences are stepped ``batch_size`` at a time (the last batch zero-padded; the padding
+        is not measured).
+
+        Args:
+            sequences: float sequences, (n, timesteps, features).
+
+        Returns:
+            ``{state name: (min, max)}`` for every name of ``state_names()``; every range includes 0,
+                the resting state.
+
+        Examples:
+            >>> model = keras.Sequential([
+            ...     keras.Input((None, 3)),
+            ...     SpikingRNN(8, neuron="alif", return_sequences=True, name="alif"),
+            ...     LeakyReadout(2, output_mode="mean", name="readout"),
+            ... ])
+            >>> stream = StreamingModel(model, sequence_length=10, batch_size=4)
+            >>> sorted(stream.measure_state_ranges(np.ones((4, 10, 3), "float32")))
+            ['alif_adaptation', 'alif_potential', 'alif_spikes', 'readout_mean', 'readout_potential']
         """
         names = self.state_names()
         low = {name: 0.0 for name in names}
@@ -512,9 +593,24 @@ class StreamingModel(tf.Module):
             yield chunk, used
 
     def run(self, sequences: np.ndarray) -> np.ndarray:
-        """Steps ``sequences`` (n, timesteps, features), each from rest, ``batch_size`` at a time.
+        """Steps ``sequences`` through the model, each sequence from rest, ``batch_size`` at a time.
 
-        Returns every step's output, (n, timesteps, outputs).
+        Args:
+            sequences: float sequences, (n, timesteps, features).
+
+        Returns:
+            Every step's output, float32 array (n, timesteps, outputs); for readouts that pool over
+                time, the output after the last step equals the Keras model's output.
+
+        Examples:
+            >>> model = keras.Sequential([
+            ...     keras.Input((None, 3)),
+            ...     SpikingRNN(8, neuron="alif", return_sequences=True, name="alif"),
+            ...     LeakyReadout(2, output_mode="mean", name="readout"),
+            ... ])
+            >>> stream = StreamingModel(model, sequence_length=10, batch_size=4)
+            >>> stream.run(np.ones((4, 10, 3), "float32")).shape
+            (4, 10, 2)
         """
         results = []
         for chunk, used in self._batches(sequences):

@@ -44,10 +44,19 @@ class TFLMModel:
 
     Args:
         flatbuffer: the .tflite bytes.
-        input_info, output_info: the model's input and output tensors (for (de)quantization).
+        input_info: the model's input tensor, from [`read_model`][keras_spiking_rnn.export.flatbuffer.read_model]
+            (``info.inputs[0]``).
+        output_info: the model's output tensor (``info.outputs[0]``); its shape sets the outputs per step.
         arena_size: bytes of tensor arena to give the interpreter.
 
-    Example:
+    Raises:
+        RuntimeError: TFLite Micro cannot allocate the model in ``arena_size`` bytes (TFLM's log says why).
+        ImportError: the ``tflite-micro`` package is missing.
+
+    Examples:
+        >>> from keras_spiking_rnn.export.tflm import quantize
+        >>> flatbuffer = open("build/mnist1d/model.tflite", "rb").read()
+        >>> info = read_model(flatbuffer)
         >>> tflm = TFLMModel(flatbuffer, info.inputs[0], info.outputs[0])
         >>> int8_outputs = tflm.run(quantize(x_test[:4], info.inputs[0]))   # (4, timesteps, outputs) int8
     """
@@ -62,9 +71,18 @@ class TFLMModel:
                 raise RuntimeError(f"TFLite Micro could not allocate the model: {log.text().strip()}") from error
 
     def run(self, sequences: np.ndarray) -> np.ndarray:
-        """Steps through int8 ``sequences`` (n, timesteps, features); each sequence starts with ``reset()``.
+        """Steps through int8 ``sequences``; each sequence starts with ``reset()``.
 
-        Returns the int8 output of every step, (n, timesteps, outputs).
+        Args:
+            sequences: int8 sequences (n, timesteps, features), e.g. ``quantize(x, info.inputs[0])``.
+
+        Returns:
+            The int8 output of every step, array (n, timesteps, outputs).
+
+        Examples:
+            >>> outputs = tflm.run(quantize(x_test[:2], info.inputs[0]))
+            >>> outputs.shape == (2, x_test.shape[1], info.outputs[0].shape[-1]), outputs.dtype
+            (True, dtype('int8'))
         """
         n, steps = sequences.shape[:2]
         outputs = np.empty((n, steps, self.output_info.shape[-1]), np.int8)
@@ -78,7 +96,15 @@ class TFLMModel:
         return outputs
 
     def allocation_report(self) -> str:
-        """TFLM's own table of arena allocations (``print_allocations``), after one invoke."""
+        """TFLM's own table of arena allocations (``print_allocations``), after one invoke.
+
+        Returns:
+            The text TFLM prints, with lines such as
+                ``[RecordingMicroAllocator] Arena allocation total 7392 bytes``.
+
+        Examples:
+            >>> print(tflm.allocation_report())  # after tflm.run(...)
+        """
         with captured_output() as log:
             self.interpreter.print_allocations()
         return log.text()
@@ -151,8 +177,24 @@ def smallest_arena(flatbuffer: bytes, upper: int = 1 << 20, granularity: int = 1
     """The smallest tensor arena (bytes, a multiple of ``granularity``) with which TFLM allocates the model.
 
     Found by bisection over ``Interpreter.from_bytes(arena_size=...)``: the Python interpreter has no
-    accessor for the arena's used bytes. The figure is for this host (64-bit pointers); a 32-bit
+    accessor for the arena's used bytes. Each size is tried in a child process, since the interpreter
+    may crash on too small an arena. The figure is for this host (64-bit pointers); a 32-bit
     microcontroller needs somewhat less.
+
+    Args:
+        flatbuffer: the .tflite bytes.
+        upper: the largest arena to try, in bytes.
+        granularity: the step of the search, in bytes.
+
+    Returns:
+        The arena size in bytes.
+
+    Raises:
+        RuntimeError: the model does not allocate even in ``upper`` bytes.
+        ImportError: the ``tflite-micro`` package is missing.
+
+    Examples:
+        >>> smallest_arena(open("build/mnist1d/model.tflite", "rb").read())
     """
     with _AllocationProbe(flatbuffer) as probe:
         if not probe.allocates(upper):

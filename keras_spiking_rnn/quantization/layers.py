@@ -1,13 +1,13 @@
 """Quantization-aware versions of the library's layers (Keras 3).
 
-Each computes a step with :mod:`keras_spiking_rnn.quantization.arithmetic`, the
+Each computes a step with ``keras_spiking_rnn.quantization.arithmetic``, the
 op sequence of the int8 TFLite Micro model, with every weight, constant,
 activation and state fake-quantized as the int8 kernels will round them. The
 ranges of activations and states are exponential moving averages of each
 batch's extremes over all timesteps; ``learned_ranges()`` hands them to the
 exporter, which puts them into the int8 model unchanged.
 
-Made by :func:`keras_spiking_rnn.quantization.quantize_model`; use that rather
+Made by [`quantize_model`][keras_spiking_rnn.quantization.model.quantize_model]; use that rather
 than these classes directly.
 """
 
@@ -151,7 +151,26 @@ def _spike_function(surrogate, quantize):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class QuantizedLIFCell(_QuantizedCell, LIFCell):
-    """:class:`~keras_spiking_rnn.LIFCell` computed as its int8 TFLite Micro model computes it."""
+    """A ``LIFCell`` computed as its int8 TFLite Micro model computes it.
+
+    The float cell is [`LIFCell`][keras_spiking_rnn.cells.LIFCell].
+
+    Args:
+        *args: the positional arguments of ``LIFCell`` (``units``, ...).
+        per_channel: one weight scale per output neuron instead of one per matrix.
+        range_decay: decay per batch of the ranges' moving averages, in [0, 1).
+        input_range: the ``(min, max)`` range of the inputs when the layer below fixes it (spikes:
+            ``(0, 1)``); None: the inputs are the model's, rounded to a range the cell learns.
+        **kwargs: the keyword arguments of ``LIFCell``.
+
+    Raises:
+        ValueError: ``range_decay`` not a number in [0, 1), or an invalid argument of ``LIFCell``.
+
+    Examples:
+        >>> layer = QuantizedSpikingRNN(neuron=QuantizedLIFCell(8), return_sequences=True)
+        >>> layer(np.ones((2, 20, 3), "float32")).shape
+        TensorShape([2, 20, 8])
+    """
 
     state_sites = ("potential", None)
 
@@ -177,7 +196,26 @@ class QuantizedLIFCell(_QuantizedCell, LIFCell):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class QuantizedALIFCell(_QuantizedCell, ALIFCell):
-    """:class:`~keras_spiking_rnn.ALIFCell` computed as its int8 TFLite Micro model computes it."""
+    """An ``ALIFCell`` computed as its int8 TFLite Micro model computes it.
+
+    The float cell is [`ALIFCell`][keras_spiking_rnn.cells.ALIFCell].
+
+    Args:
+        *args: the positional arguments of ``ALIFCell`` (``units``, ...).
+        per_channel: one weight scale per output neuron instead of one per matrix.
+        range_decay: decay per batch of the ranges' moving averages, in [0, 1).
+        input_range: the ``(min, max)`` range of the inputs when the layer below fixes it (spikes:
+            ``(0, 1)``); None: the inputs are the model's, rounded to a range the cell learns.
+        **kwargs: the keyword arguments of ``ALIFCell``.
+
+    Raises:
+        ValueError: ``range_decay`` not a number in [0, 1), or an invalid argument of ``ALIFCell``.
+
+    Examples:
+        >>> layer = QuantizedSpikingRNN(neuron=QuantizedALIFCell(8, per_channel=True), return_sequences=True)
+        >>> layer(np.ones((2, 20, 3), "float32")).shape
+        TensorShape([2, 20, 8])
+    """
 
     state_sites = ("potential", "adaptation", None)
 
@@ -206,11 +244,28 @@ class QuantizedALIFCell(_QuantizedCell, ALIFCell):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class QuantizedGatedSpikingCell(_QuantizedCell, GatedSpikingCell):
-    """:class:`~keras_spiking_rnn.GatedSpikingCell` computed as its int8 TFLite Micro model computes it.
+    """A ``GatedSpikingCell`` computed as its int8 TFLite Micro model computes it.
 
+    The float cell is [`GatedSpikingCell`][keras_spiking_rnn.cells.GatedSpikingCell].
     The output levels are the int8 model's: each level's height and boundary rounded to int8 as
     constants, the sum rounded to the output's grid. The gradient is the float cell's
-    (:func:`~keras_spiking_rnn.cells.multi_level_spikes`).
+    ([`multi_level_spikes`][keras_spiking_rnn.cells.multi_level_spikes]).
+
+    Args:
+        *args: the positional arguments of ``GatedSpikingCell`` (``units``, ...).
+        per_channel: one weight scale per output neuron instead of one per matrix.
+        range_decay: decay per batch of the ranges' moving averages, in [0, 1).
+        input_range: the ``(min, max)`` range of the inputs when the layer below fixes it (spikes:
+            ``(0, 1)``); None: the inputs are the model's, rounded to a range the cell learns.
+        **kwargs: the keyword arguments of ``GatedSpikingCell``.
+
+    Raises:
+        ValueError: ``range_decay`` not a number in [0, 1), or an invalid argument of ``GatedSpikingCell``.
+
+    Examples:
+        >>> layer = QuantizedSpikingRNN(neuron=QuantizedGatedSpikingCell(8, levels=7), return_sequences=True)
+        >>> layer(np.ones((2, 20, 3), "float32")).shape
+        TensorShape([2, 20, 8])
     """
 
     state_sites = ("synaptic", "potential", "output")
@@ -255,7 +310,26 @@ class QuantizedGatedSpikingCell(_QuantizedCell, GatedSpikingCell):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class QuantizedLeakyIntegratorCell(_QuantizedCell, LeakyIntegratorCell):
-    """:class:`~keras_spiking_rnn.LeakyIntegratorCell` computed as its int8 model computes it."""
+    """A ``LeakyIntegratorCell`` computed as its int8 TFLite Micro model computes it.
+
+    The float cell is [`LeakyIntegratorCell`][keras_spiking_rnn.cells.LeakyIntegratorCell];
+    [`QuantizedLeakyReadout`][keras_spiking_rnn.quantization.layers.QuantizedLeakyReadout] makes it.
+
+    Args:
+        *args: the positional arguments of ``LeakyIntegratorCell`` (``units``, ...).
+        per_channel: one weight scale per output neuron instead of one per matrix.
+        range_decay: decay per batch of the ranges' moving averages, in [0, 1).
+        input_range: the ``(min, max)`` range of the inputs when the layer below fixes it (spikes:
+            ``(0, 1)``); None: the inputs are the model's, rounded to a range the cell learns.
+        **kwargs: the keyword arguments of ``LeakyIntegratorCell``.
+
+    Raises:
+        ValueError: ``range_decay`` not a number in [0, 1), or an invalid argument of ``LeakyIntegratorCell``.
+
+    Examples:
+        >>> type(QuantizedLeakyReadout(4).cell).__name__
+        'QuantizedLeakyIntegratorCell'
+    """
 
     state_sites = ("potential",)
 
@@ -293,8 +367,36 @@ class _TracksRanges:
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class QuantizedSpikingRNN(_TracksRanges, SpikingRNN):
-    """A :class:`~keras_spiking_rnn.SpikingRNN` whose cell is quantization-aware. The cell has one more
-    state than the float cell (the range extremes); with ``return_state`` it is returned last."""
+    """A [`SpikingRNN`][keras_spiking_rnn.SpikingRNN] whose cell is quantization-aware.
+
+    The cell has one more state than the float cell (the range extremes); with ``return_state`` it is
+    returned last. In training (and while calibrating) the layer folds the extremes the cell saw over
+    the sequence into the cell's ranges after the time loop.
+
+    Args:
+        units: number of neurons; may be omitted, as ``neuron`` is a cell object.
+        neuron: a quantization-aware cell, e.g.
+            [`QuantizedALIFCell`][keras_spiking_rnn.quantization.layers.QuantizedALIFCell].
+        return_sequences: as in ``SpikingRNN``.
+        return_state: as in ``SpikingRNN``.
+        go_backwards: as in ``SpikingRNN`` (the int8 export cannot run backwards).
+        stateful: as in ``SpikingRNN``.
+        unroll: as in ``SpikingRNN``.
+        zero_output_for_mask: as in ``SpikingRNN``.
+        bptt: as in ``SpikingRNN``; the quantization-aware cells always run Keras's own loop.
+        jit_compile: as in ``SpikingRNN``.
+        firing_rate_regularizer: as in ``SpikingRNN``.
+        **kwargs: Keras layer arguments (``name``, ``dtype``, ``trainable``).
+
+    Raises:
+        ValueError: as in ``SpikingRNN``.
+        TypeError: as in ``SpikingRNN``, e.g. cell arguments given with the cell object.
+
+    Examples:
+        >>> layer = QuantizedSpikingRNN(neuron=QuantizedLIFCell(8), return_sequences=True)
+        >>> layer(np.ones((2, 20, 3), "float32")).shape
+        TensorShape([2, 20, 8])
+    """
 
 
 def _running_mean(layer, values, factor, ranges: SiteRanges, training, values_scale=None) -> tf.Tensor:
@@ -325,9 +427,30 @@ def _running_mean(layer, values, factor, ranges: SiteRanges, training, values_sc
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class QuantizedLeakyReadout(_TracksRanges, LeakyReadout):
-    """A :class:`~keras_spiking_rnn.LeakyReadout` with a quantization-aware cell; ``"mean"`` is a running
-    sum of ``u_t / T`` rounded at every step, as on the microcontroller (export with the same ``T``).
-    Masks are not supported."""
+    """A [`LeakyReadout`][keras_spiking_rnn.LeakyReadout] with a quantization-aware cell.
+
+    ``"mean"`` is a running sum of ``u_t / T`` rounded at every step, as on the microcontroller (export
+    with the same ``T``). Masks are not supported.
+
+    Args:
+        units: number of output neurons (classes).
+        output_mode: ``"last"``, ``"mean"`` or ``"sequence"``, as in ``LeakyReadout``.
+        stateful: as in ``LeakyReadout``.
+        go_backwards: as in ``LeakyReadout`` (the int8 export cannot run backwards).
+        bptt: as in ``LeakyReadout``; the quantization-aware cell always runs Keras's own loop.
+        jit_compile: as in ``LeakyReadout``.
+        **kwargs: Keras layer arguments and the arguments of
+            [`QuantizedLeakyIntegratorCell`][keras_spiking_rnn.quantization.layers.QuantizedLeakyIntegratorCell]
+            (``per_channel``, ``range_decay``, ``input_range``, ``tau_m_initializer``, ...).
+
+    Raises:
+        ValueError: as in ``LeakyReadout``, a ``range_decay`` outside [0, 1), or (when called) a mask.
+
+    Examples:
+        >>> readout = QuantizedLeakyReadout(4, output_mode="mean")
+        >>> readout(np.ones((2, 20, 3), "float32")).shape
+        TensorShape([2, 4])
+    """
 
     cell_class = QuantizedLeakyIntegratorCell
 
@@ -354,7 +477,19 @@ class QuantizedLeakyReadout(_TracksRanges, LeakyReadout):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class QuantizedSpikeCountReadout(SpikeCountReadout):
-    """A :class:`~keras_spiking_rnn.SpikeCountReadout` whose running count is rounded at every step."""
+    """A [`SpikeCountReadout`][keras_spiking_rnn.SpikeCountReadout] whose running count is rounded at every step.
+
+    Args:
+        reduction: ``"sum"`` or ``"mean"``, as in ``SpikeCountReadout``.
+        **kwargs: Keras layer arguments.
+
+    Raises:
+        ValueError: as in ``SpikeCountReadout``, or (when called) a mask.
+
+    Examples:
+        >>> QuantizedSpikeCountReadout()(np.ones((2, 20, 3), "float32")).shape
+        TensorShape([2, 3])
+    """
 
     calibrating = False
 
@@ -386,8 +521,24 @@ def activation_name(layer) -> str:
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class QuantizedDense(keras.layers.Dense):
-    """A ``Dense`` layer as TFLite's int8 FULLY_CONNECTED computes it (weights symmetric int8, output
-    rounded to a tracked range; sigmoid, softmax and tanh outputs on TFLite's fixed grids)."""
+    """A ``Dense`` layer as TFLite's int8 FULLY_CONNECTED computes it.
+
+    Weights are symmetric int8; the output is rounded to a tracked range (sigmoid, softmax and tanh
+    outputs to TFLite's fixed grids).
+
+    Args:
+        *args: the positional arguments of ``keras.layers.Dense`` (``units``, ...).
+        per_channel: one weight scale per output neuron instead of one per matrix.
+        range_decay: decay per batch of the ranges' moving averages, in [0, 1).
+        **kwargs: the keyword arguments of ``keras.layers.Dense`` (``activation``, ...).
+
+    Raises:
+        ValueError: ``range_decay`` not a number in [0, 1).
+
+    Examples:
+        >>> QuantizedDense(4, activation="sigmoid")(np.ones((2, 3), "float32")).shape
+        TensorShape([2, 4])
+    """
 
     calibrating = False
 

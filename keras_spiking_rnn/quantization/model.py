@@ -25,7 +25,24 @@ _QUANTIZED = (QuantizedSpikingRNN, QuantizedLeakyReadout, QuantizedSpikeCountRea
 
 
 def is_quantized(model: keras.Model) -> bool:
-    """Whether ``model`` was made by :func:`quantize_model` (it has quantization-aware layers)."""
+    """Whether ``model`` was made by ``quantize_model``: whether it has quantization-aware layers.
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        True if any layer of ``model`` is a quantization-aware layer of
+            [`keras_spiking_rnn.quantization.layers`][keras_spiking_rnn.quantization.layers].
+
+    Examples:
+        >>> model = keras.Sequential([
+        ...     keras.Input((20, 3)),
+        ...     SpikingRNN(8, neuron="alif", return_sequences=True),
+        ...     LeakyReadout(2, output_mode="mean"),
+        ... ])
+        >>> is_quantized(model), is_quantized(quantize_model(model))
+        (False, True)
+    """
     return any(isinstance(layer, _QUANTIZED) for layer in model.layers)
 
 
@@ -76,17 +93,17 @@ def quantize_model(
     calibration_data: np.ndarray | None = None,
     batch_size: int = 64,
 ) -> keras.Model:
-    """The quantization-aware twin of a trained model: the same layers and weights, fake-quantized as the
-    int8 TFLite Micro model computes them.
+    """The quantization-aware twin of a trained model, fake-quantized as the int8 TFLite Micro model computes.
 
-    Every step is computed in the order and with the ops of the exported int8 model
-    (:mod:`keras_spiking_rnn.quantization.arithmetic`): weights symmetric int8 (per matrix, or per output
-    neuron with ``per_channel``), the decay factors and other constants int8 as the converter stores them,
-    and the input, every intermediate activation and every state rounded to an int8 grid whose range is a
-    moving average of the batches' extremes over all timesteps. Gradients pass straight through the
-    rounding (and through the spikes' surrogates, as in float training). Fine-tune with ``fit``; then
-    :func:`~keras_spiking_rnn.export.export_tflite_micro` writes the learned ranges into the int8 model,
-    whose outputs then follow this model's closely.
+    The twin has the same layers and weights. Every step is computed in the order and with the ops of
+    the exported int8 model (``keras_spiking_rnn.quantization.arithmetic``): weights symmetric int8 (per
+    matrix, or per output neuron with ``per_channel``), the decay factors and other constants int8 as the
+    converter stores them, and the input, every intermediate activation and every state rounded to an int8
+    grid whose range is a moving average of the batches' extremes over all timesteps. Gradients pass
+    straight through the rounding (and through the spikes' surrogates, as in float training). Fine-tune
+    with ``fit``; then
+    [`export_tflite_micro`][keras_spiking_rnn.export.api.export_tflite_micro] writes the learned ranges
+    into the int8 model, whose outputs then follow this model's closely.
 
     Until the ranges are first measured (the first training batch, or ``calibration_data``), the layers
     compute in float. The sequence length must be fixed for mean/count readouts (``keras.Input((T, f))``).
@@ -105,14 +122,23 @@ def quantize_model(
         A new, uncompiled ``keras.Sequential`` (``model.name + "_qat"``); ``model`` is unchanged.
 
     Raises:
-        ValueError: a layer QAT cannot handle (named), a model without a known input, or bad arguments.
+        ValueError: a layer QAT cannot handle (named), a model that is already quantization-aware or
+            has no known input, or bad arguments.
+        TypeError: ``model`` not a ``keras.Model``.
         RuntimeError: under ``TF_USE_LEGACY_KERAS=1`` (use ``keras_spiking_rnn.quantization.tfmot``).
 
-    Example:
+    Examples:
+        >>> model = keras.Sequential([
+        ...     keras.Input((20, 3)),
+        ...     SpikingRNN(8, neuron="alif", return_sequences=True),
+        ...     LeakyReadout(2, output_mode="mean"),
+        ... ])
         >>> qat = quantize_model(model)
+        >>> [type(layer).__name__ for layer in qat.layers]
+        ['QuantizedSpikingRNN', 'QuantizedLeakyReadout']
         >>> qat.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         ...             metrics=["accuracy"])
-        >>> qat.fit(x_train, y_train, epochs=5)
+        >>> qat.fit(x_train, y_train, epochs=5)  # doctest: +SKIP
     """
     if LEGACY:
         raise RuntimeError(
@@ -166,8 +192,29 @@ def quantize_model(
 
 
 def calibrate(qat_model: keras.Model, sequences: Any, batch_size: int = 64) -> None:
-    """Measures a quantization-aware model's ranges on ``sequences`` (n, timesteps, features), in inference
-    mode (no dropout), updating the moving averages once per batch."""
+    """Measures a quantization-aware model's ranges on ``sequences``, in inference mode (no dropout).
+
+    Each batch of ``batch_size`` sequences runs through the model once and updates the ranges' moving
+    averages once; ``quantize_model(..., calibration_data=...)`` calls it.
+
+    Args:
+        qat_model: a model made by [`quantize_model`][keras_spiking_rnn.quantization.model.quantize_model].
+        sequences: finite float sequences, (n, timesteps, features).
+        batch_size: sequences per batch.
+
+    Raises:
+        ValueError: ``sequences`` not a non-empty, finite (n, timesteps, features) array (the message
+            calls it ``calibration_data``).
+
+    Examples:
+        >>> model = keras.Sequential([
+        ...     keras.Input((20, 3)),
+        ...     SpikingRNN(8, neuron="alif", return_sequences=True),
+        ...     LeakyReadout(2, output_mode="mean"),
+        ... ])
+        >>> qat = quantize_model(model)
+        >>> calibrate(qat, np.random.default_rng(0).random((8, 20, 3), "float32"))
+    """
     x = np.asarray(sequences, np.float32)
     if x.ndim != 3 or len(x) == 0 or not np.all(np.isfinite(x)):
         raise ValueError(
