@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_spiking_rnn import LeakyReadout, SpikingRNN
+from keras_spiking_rnn.analysis import record_states
 from keras_spiking_rnn.analysis.activity import FiringRateMonitor, firing_rates
 
 X = np.random.default_rng(0).uniform(0, 2, size=(6, 12, 3)).astype("float32")
@@ -36,8 +37,9 @@ def test_rates_and_zero_fractions_match_the_layer_outputs(tmp_path):
         assert activity[name].mean_rate == pytest.approx(fired.mean())
         assert activity[name].silent_neurons == int(np.sum(fired.sum(axis=(0, 1)) == 0))
     model.save(tmp_path / "m.keras")  # a loaded Sequential model has several call nodes per layer
-    loaded = firing_rates(keras.models.load_model(tmp_path / "m.keras"), X)
-    np.testing.assert_allclose(loaded["second"].rates, activity["second"].rates)
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(firing_rates(reloaded, X)["second"].rates, activity["second"].rates)
+    np.testing.assert_array_equal(record_states(reloaded, X, "second")["output"], second)
 
 
 def test_monitor_logs_rates_into_history():

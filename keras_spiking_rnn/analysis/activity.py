@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from keras_spiking_rnn._keras import keras
+from keras_spiking_rnn.analysis._graph import trace_layers
 from keras_spiking_rnn.analysis.recording import spiking_layers
 
 
@@ -40,31 +41,6 @@ class LayerActivity:
         return int(np.count_nonzero(self.rates == 0))
 
 
-def _sequence_probe(model: keras.Model, layers: list) -> keras.Model:
-    """A model returning each spiking layer's spikes at every step."""
-    outputs = []
-    for layer in layers:
-        if not layer.return_sequences:
-            raise ValueError(
-                f"firing_rates: layer {layer.name!r} returns only its last step; measure rates on a model whose "
-                "spiking layers have `return_sequences=True` (e.g. a copy with that setting and the same weights)."
-            )
-        output = layer.output
-        outputs.append(output[0] if isinstance(output, (list, tuple)) else output)
-    if isinstance(model, keras.Sequential):  # a loaded Sequential model has several call nodes per layer: chain afresh
-        source = keras.Input(model.inputs[0].shape[1:])
-        value, outputs = source, []
-        for layer in model.layers:
-            value = layer(value)
-            value = value[0] if isinstance(value, (list, tuple)) else value
-            if layer in layers:
-                outputs.append(value)
-            if len(outputs) == len(layers):
-                break
-        return keras.Model(source, outputs)
-    return keras.Model(model.inputs, outputs)
-
-
 def firing_rates(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> dict[str, LayerActivity]:
     """Measures every spiking layer's firing rate per neuron and its fraction of zero outputs on ``x``.
 
@@ -91,7 +67,15 @@ def firing_rates(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> di
     layers = spiking_layers(model)
     if not layers:
         raise ValueError(f"firing_rates: model {model.name!r} has no spiking recurrent layer (SpikingRNN).")
-    outputs = _sequence_probe(model, layers).predict(x, batch_size=batch_size, verbose=0)
+    for layer in layers:
+        if not layer.return_sequences:
+            raise ValueError(
+                f"firing_rates: layer {layer.name!r} returns only its last step; measure rates on a model whose "
+                "spiking layers have `return_sequences=True` (e.g. a copy with that setting and the same weights)."
+            )
+    traced, probe, _ = trace_layers(model, np.shape(x)[-1], "firing_rates")
+    spikes_of = [probe.outputs[2 * traced.index(layer) + 1] for layer in layers]  # each layer's output
+    outputs = keras.Model(probe.inputs, spikes_of).predict(x, batch_size=batch_size, verbose=0)
     outputs = outputs if isinstance(outputs, list) else [outputs]
     activity = {}
     for layer, spikes in zip(layers, outputs):

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_spiking_rnn._keras import keras
+from keras_spiking_rnn.analysis._graph import trace_layers
 from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, SpikingCell
 
 __all__ = ["accuracy_over_time", "record_states", "spiking_layers"]
@@ -102,7 +103,8 @@ def _layer_inputs(model: keras.Model, layer: keras.layers.Layer, x: np.ndarray):
             f"record_states: `model` must take one input, the sequences; model '{model.name}' takes "
             f"{len(model.inputs)}."
         )
-    upstream = keras.Model(model.inputs[0], symbolic)
+    traced, probe, _ = trace_layers(model, np.shape(x)[-1], "record_states")
+    upstream = keras.Model(probe.inputs, probe.outputs[2 * traced.index(layer)])  # the layer's input
     inputs = upstream(tf.convert_to_tensor(x), training=False)
     if getattr(inputs, "_keras_mask", None) is not None:
         raise ValueError(_MASKED.format(name=layer.name))

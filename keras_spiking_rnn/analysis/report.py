@@ -8,6 +8,7 @@ import numpy as np
 
 from keras_spiking_rnn._keras import keras
 from keras_spiking_rnn.analysis import operations as ops
+from keras_spiking_rnn.analysis._graph import trace_layers
 
 _PASS_THROUGH = (keras.layers.Dropout, keras.layers.Masking, keras.layers.GaussianNoise, keras.layers.Activation)
 
@@ -145,41 +146,6 @@ class OperationReport:
         return self.to_markdown()
 
 
-def _first(tensor):
-    """A layer's main output (with ``return_state`` a layer returns a list)."""
-    return tensor[0] if isinstance(tensor, (list, tuple)) else tensor
-
-
-def _graph(model: keras.Model, layers: list, features: int) -> tuple[keras.Model, dict[str, keras.layers.Layer]]:
-    """A model returning every layer's input and output, and the layer that produced each layer's input.
-
-    A ``Sequential`` model is chained afresh (a loaded one has several call nodes per layer); a functional
-    model is read from its graph.
-    """
-    producers = {}
-    if isinstance(model, keras.Sequential):
-        source = keras.Input((None, features))
-        tensors, previous, value = [], None, source
-        for layer in layers:
-            producers[layer.name] = previous
-            tensors.append(value)
-            value = _first(layer(value))
-            tensors.append(value)
-            previous = layer
-        return keras.Model(source, tensors), producers
-    made_by = {id(_first(layer.output)): layer for layer in layers}
-    for layer in layers:
-        producers[layer.name] = made_by.get(id(layer.input))
-    tensors = [_first(t) for layer in layers for t in (layer.input, layer.output)]
-    try:
-        return keras.Model(model.inputs, tensors), producers
-    except ValueError as error:
-        raise ValueError(
-            f"count_operations: cannot trace the layers of model {model.name!r} from its input; a layer called in "
-            "several models is counted at its first call. Count a model whose layers are called once."
-        ) from error
-
-
 def _input_kind(layer, producers, model_input_kind: str) -> str:
     producer = producers[layer.name]
     while isinstance(producer, _PASS_THROUGH) and not (
@@ -296,8 +262,7 @@ def count_operations(
         raise ValueError(f"count_operations: `x` must be (batch, timesteps, features), got shape {x.shape}.")
     if len(model.inputs) != 1:
         raise ValueError(f"count_operations: the model must have one input, it has {len(model.inputs)}.")
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    probe, producers = _graph(model, layers, x.shape[-1])
+    layers, probe, producers = trace_layers(model, x.shape[-1], "count_operations")
     values = probe.predict(x, batch_size=batch_size, verbose=0)
     counted = []
     for i, layer in enumerate(layers):
