@@ -1,7 +1,14 @@
 """keras-spiking-rnn: spiking recurrent neural networks for Keras 3, from training to microcontrollers."""
 
 from keras_spiking_rnn import surrogates
-from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
+from keras_spiking_rnn.cells import (
+    ALIFCell,
+    GatedSpikingCell,
+    LeakyIntegratorCell,
+    LIFCell,
+    available_neurons,
+    register_neuron,
+)
 from keras_spiking_rnn.layers import LeakyReadout, SpikeCountReadout, SpikingRNN
 from keras_spiking_rnn.regularizers import FiringRateRegularizer
 
@@ -16,6 +23,8 @@ __all__ = [
     "LeakyReadout",
     "SpikeCountReadout",
     "SpikingRNN",
+    "available_neurons",
+    "register_neuron",
     "surrogates",
     "__version__",
 ]

@@ -10,13 +10,14 @@ gradients with less work per step:
 * forward: the loop does the recurrent product and the neuron update
   (``cell.update``, the cell's own equations) and stores each step's states;
 * backward: a second loop walks the steps in reverse, carrying the gradients
-  of the states. LIF, ALIF, the gated cell and the leaky integrator have
-  closed-form adjoints (a dozen elementwise operations and one small product
-  per step; the surrogate slopes of all steps are computed before the loop,
-  in one pass). Any other cell (a user's subclass that changes ``update``)
-  recomputes each step's update from the stored states and differentiates
-  it with a ``GradientTape``, so its surrogate gradients are exactly the
-  cell's;
+  of the states. A neuron whose module gives a closed-form ``adjoint`` (the
+  built-in ones: a dozen elementwise operations and one small product per
+  step, with the building blocks of ``keras_spiking_rnn.adjoints``) runs it.
+  Any other cell (a neuron without one, or a user's subclass that changes
+  ``update``, which the parent's adjoint does not describe: see
+  ``keras_spiking_rnn.cells.neuron.implementation``) recomputes each step's
+  update from the stored states and differentiates it with a
+  ``GradientTape``, so its surrogate gradients are exactly the cell's;
 * the gradients of the recurrent kernel, of the input projection and of the
   decay factors (hence the time constants) are products and sums over all
   steps at once, after the loop.
@@ -32,8 +33,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
-from keras_spiking_rnn.cells.gated import level_slopes
+from keras_spiking_rnn.adjoints import run as _run
+from keras_spiking_rnn.adjoints import sum_over_steps as _sum_over_steps
+from keras_spiking_rnn.cells.neuron import implementation
 
 
 def supports(cell, mask, unroll: bool) -> bool:
@@ -47,9 +49,8 @@ def supports(cell, mask, unroll: bool) -> bool:
 class SequenceRunner:
     """Runs one cell over whole sequences with the two-loop BPTT; one per layer.
 
-    LIF, ALIF, the gated cell and the leaky integrator have closed-form
-    adjoints here (a dozen elementwise operations and one small product per
-    step); other cells are differentiated step by step with a
+    A cell whose ``adjoint`` serves it (``cells.neuron.implementation``) is
+    differentiated in closed form; other cells step by step with a
     ``GradientTape``.
 
     Args:
@@ -63,7 +64,7 @@ class SequenceRunner:
 
     def __init__(self, cell, jit_compile: bool = True):
         self.cell = cell
-        self.adjoint = _ADJOINTS.get(type(cell).update)
+        self.adjoint = implementation(cell, "adjoint")  # None: the taped adjoint
         self.jit_compile = bool(jit_compile)
         # Only the loops are compiled: the work before and after them (surrogate slopes, reductions over all
         # steps, large products) runs faster as TensorFlow's own multi-threaded kernels.
@@ -163,7 +164,6 @@ class SequenceRunner:
             )
         else:
             d_sequence, d_recurrent, d_constants, d_initial = self.adjoint(
-                self.cell,
                 d_outputs,
                 d_final,
                 sequence,
@@ -218,202 +218,3 @@ class SequenceRunner:
             return gradients.stack(), d_constants, d_initial
 
         return _run(loop, self.jit_compile)
-
-
-def _run(loop, jit_compile: bool):
-    """``loop()``, compiled with XLA if ``jit_compile``."""
-    return tf.function(loop, jit_compile=True, autograph=False)() if jit_compile else loop()
-
-
-def _reverse_loop(steps, body, carries, dtype, jit_compile: bool):
-    """Runs ``body(t, *carries) -> (new_carries, per_step_outputs)`` for t = T-1 .. 0.
-
-    Returns the final carries and the per-step outputs stacked as (T, outputs per step, ...).
-    """
-
-    def loop():
-        def loop_body(i, carries, outputs):
-            t = steps - 1 - i
-            carries, step_outputs = body(t, *carries)
-            return i + 1, list(carries), outputs.write(t, tf.stack(step_outputs))
-
-        start = (tf.constant(0), list(carries), tf.TensorArray(dtype, size=steps))
-        _, final, outputs = tf.while_loop(lambda i, *_: i < steps, loop_body, start, maximum_iterations=steps)
-        return final, outputs.stack()
-
-    return _run(loop, jit_compile)
-
-
-def _surrogate_slopes(surrogate, margins, jit_compile: bool):
-    """The surrogate derivative at every step's ``potential - threshold``, (T, batch, units), in one pass
-    (XLA fuses the elementwise formula into one kernel)."""
-    return _run(lambda: surrogate.spike_gradient(margins), jit_compile)
-
-
-def _feedback_matrix(recurrent, alpha, jit_compile: bool):
-    """``((1 - alpha) * recurrent).T``, once before the loop: ``d_u_t @`` it is the gradient that
-    ``(1 - alpha) * s_{t-1} @ recurrent`` passes back to ``s_{t-1}``. None without recurrence.
-
-    (Transposed by XLA when compiling: oneDNN's transpose of a small matrix costs milliseconds, and a
-    product with ``transpose_b`` inside XLA's loop costs more than one without.)"""
-    if recurrent is None:
-        return None
-    return _run(lambda: tf.transpose(recurrent * (1.0 - alpha)), jit_compile)
-
-
-def _sum_over_steps(a, b):
-    """``sum_t a_t.T @ b_t`` for a (T, batch, n) and b (T, batch, m): one (n, m) product over all steps.
-
-    Reshaped, not transposed: ``tf.tensordot`` would transpose both (T, batch, ...) arrays first.
-    """
-    flat_a = tf.reshape(a, (-1, a.shape[-1]))
-    flat_b = tf.reshape(b, (-1, b.shape[-1]))
-    return tf.matmul(flat_a, flat_b, transpose_a=True)
-
-
-def _input_gradients(d_potential, alpha, sequence, spikes_before, recurrent):
-    """The gradients that flow through ``(1 - alpha) * I_t`` with ``I_t = x_t + s_{t-1} @ recurrent``.
-
-    Returns ``(d_sequence, d_recurrent, sum_t,b d_potential * I_t)``, the last per unit for the gradient of
-    ``alpha``. One product ``M = S^T dU`` over all steps gives both ``d_recurrent = M (1 - alpha)`` and the
-    recurrent part of the sum, ``sum_i recurrent[i, j] M[i, j]``, so ``I_t`` is never recomputed.
-    """
-    d_sequence = (1.0 - alpha) * d_potential
-    through_input = tf.reduce_sum(d_potential * sequence, axis=[0, 1])
-    if recurrent is None:
-        return d_sequence, None, through_input
-    products = _sum_over_steps(spikes_before, d_potential)  # (units, units)
-    return d_sequence, products * (1.0 - alpha), through_input + tf.reduce_sum(recurrent * products, axis=0)
-
-
-def _alif_adjoint(cell, d_outputs, d_final, sequence, recurrent, constants, previous, stored, jit_compile):
-    """Closed-form BPTT of :class:`ALIFCell` (eqs. in its docstring); the surrogate slopes of all steps at once.
-
-    Carried backwards: the gradients that step ``t + 1`` passes to ``u_t``, ``eta_t`` and ``s_t``; they start
-    as the gradients of the final states.
-    """
-    alpha, rho = constants
-    potential, eta, _ = stored
-    potential_before, eta_before, spikes_before = previous
-    theta = cell.threshold + cell.adaptation * eta
-    slope = _surrogate_slopes(cell.surrogate, potential - theta, jit_compile)
-    beta = cell.adaptation
-    feedback = _feedback_matrix(recurrent, alpha, jit_compile)
-    input_rate = 1.0 - rho
-
-    def step(t, from_potential, from_eta, from_spikes):
-        d_v = (d_outputs[t] + from_spikes) * slope[t]
-        d_potential = from_potential + d_v
-        d_eta = from_eta - beta * (d_v + d_potential * spikes_before[t])  # d theta_t = -(d_v + d_u * s_{t-1})
-        to_spikes = input_rate * d_eta - theta[t] * d_potential
-        if feedback is not None:
-            to_spikes += tf.matmul(d_potential, feedback)
-        return (alpha * d_potential, rho * d_eta, to_spikes), (d_potential, d_eta)
-
-    d_initial, per_step = _reverse_loop(tf.shape(sequence)[0], step, d_final, sequence.dtype, jit_compile)
-    d_potential, d_eta = tf.unstack(per_step, axis=1)
-    d_sequence, d_recurrent, through_input = _input_gradients(d_potential, alpha, sequence, spikes_before, recurrent)
-    d_alpha = tf.reduce_sum(d_potential * potential_before, axis=[0, 1]) - through_input
-    d_rho = tf.reduce_sum(d_eta * (eta_before - spikes_before), axis=[0, 1])
-    return d_sequence, d_recurrent, [d_alpha, d_rho], d_initial
-
-
-def _lif_adjoint(cell, d_outputs, d_final, sequence, recurrent, constants, previous, stored, jit_compile):
-    """Closed-form BPTT of :class:`LIFCell`, both resets."""
-    (alpha,) = constants
-    potential = stored[0]
-    potential_before, spikes_before = previous
-    slope = _surrogate_slopes(cell.surrogate, potential - cell.threshold, jit_compile)
-    zero_reset = cell.reset == "zero"
-    feedback = _feedback_matrix(recurrent, alpha, jit_compile)
-
-    def step(t, from_potential, from_spikes):
-        d_potential = from_potential + (d_outputs[t] + from_spikes) * slope[t]
-        if zero_reset:
-            to_potential = alpha * (1.0 - spikes_before[t]) * d_potential
-            to_spikes = -alpha * potential_before[t] * d_potential
-        else:
-            to_potential = alpha * d_potential
-            to_spikes = -cell.threshold * d_potential
-        if feedback is not None:
-            to_spikes += tf.matmul(d_potential, feedback)
-        return (to_potential, to_spikes), (d_potential,)
-
-    d_initial, per_step = _reverse_loop(tf.shape(sequence)[0], step, d_final, sequence.dtype, jit_compile)
-    d_potential = per_step[:, 0]
-    d_sequence, d_recurrent, through_input = _input_gradients(d_potential, alpha, sequence, spikes_before, recurrent)
-    kept = potential_before * (1.0 - spikes_before) if zero_reset else potential_before
-    d_alpha = tf.reduce_sum(d_potential * kept, axis=[0, 1]) - through_input
-    return d_sequence, d_recurrent, [d_alpha], d_initial
-
-
-def _leaky_integrator_adjoint(cell, d_outputs, d_final, sequence, recurrent, constants, previous, stored, jit_compile):
-    """Closed-form BPTT of :class:`LeakyIntegratorCell`: ``u_t = alpha u_{t-1} + (1 - alpha) x_t``."""
-    (alpha,) = constants
-
-    def step(t, from_potential):
-        d_potential = from_potential + d_outputs[t]
-        return (alpha * d_potential,), (d_potential,)
-
-    d_initial, per_step = _reverse_loop(tf.shape(sequence)[0], step, d_final, sequence.dtype, jit_compile)
-    d_potential = per_step[:, 0]
-    d_alpha = tf.reduce_sum(d_potential * (previous[0] - sequence), axis=[0, 1])
-    return (1.0 - alpha) * d_potential, None, [d_alpha], d_initial
-
-
-def _gated_adjoint(cell, d_outputs, d_final, sequence, recurrent, constants, previous, stored, jit_compile):
-    """Closed-form BPTT of :class:`GatedSpikingCell`.
-
-    With ``[a_f, a_c] = I_t``, ``f = sigmoid(a_f)``, ``c = relu(a_c)``, ``syn_t = f syn_{t-1} + (1 - f) c``,
-    ``mem_t = mem_{t-1} + syn_t - o_{t-1}`` and ``o_t = q(mem_t)``, whose derivative is the surrogate summed
-    over the levels, ``q' = gain * sum_k surrogate'(mem_t / threshold - k)`` (see ``multi_level_spikes``).
-    The gate factors of all steps are computed before the loop from ``I_t`` (one product over all steps);
-    the slopes are summed over the levels inside the loop, one step at a time, so that no
-    (T, batch, units, levels) array is held (it would be 127 MB for the benchmark's T=250).
-    """
-    units = cell.units
-    synaptic_before, _, outputs_before = previous
-    potential = stored[1]
-    current = sequence
-    if recurrent is not None:
-        flat = tf.matmul(tf.reshape(outputs_before, (-1, units)), recurrent)
-        current = sequence + tf.reshape(flat, tf.shape(sequence))
-
-    def gate_factors():
-        forget = tf.sigmoid(current[..., :units])
-        candidate_input = current[..., units:]
-        candidate = tf.nn.relu(candidate_input)
-        d_forget_input = forget * (1.0 - forget) * (synaptic_before - candidate)  # d syn / d a_f
-        d_candidate_input = (1.0 - forget) * tf.cast(candidate_input > 0, forget.dtype)  # d syn / d a_c
-        return forget, tf.concat([d_forget_input, d_candidate_input], axis=-1)
-
-    forget, factors = _run(gate_factors, jit_compile)
-    feedback = None if recurrent is None else _run(lambda: tf.transpose(recurrent), jit_compile)
-
-    def slopes(potential):  # d o / d mem = d count / d (mem / threshold)
-        return level_slopes(potential / cell.threshold, cell.levels, cell.surrogate)
-
-    def step(t, from_synaptic, from_potential, from_output):
-        d_output = d_outputs[t] + from_output
-        d_potential = from_potential + d_output * slopes(potential[t])  # one step's levels at a time
-        d_synaptic = from_synaptic + d_potential
-        d_current = tf.concat([d_synaptic, d_synaptic], axis=-1) * factors[t]
-        to_output = -d_potential
-        if feedback is not None:
-            to_output += tf.matmul(d_current, feedback)
-        return (forget[t] * d_synaptic, d_potential, to_output), (d_current,)
-
-    d_initial, per_step = _reverse_loop(tf.shape(sequence)[0], step, d_final, sequence.dtype, jit_compile)
-    d_sequence = per_step[:, 0]
-    d_recurrent = None if recurrent is None else _sum_over_steps(outputs_before, d_sequence)
-    return d_sequence, d_recurrent, [], d_initial
-
-
-# Closed-form adjoints by the update method they differentiate: a subclass that overrides ``update`` falls
-# back to the taped adjoint.
-_ADJOINTS = {
-    GatedSpikingCell.update: _gated_adjoint,
-    ALIFCell.update: _alif_adjoint,
-    LIFCell.update: _lif_adjoint,
-    LeakyIntegratorCell.update: _leaky_integrator_adjoint,
-}

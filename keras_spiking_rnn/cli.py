@@ -71,7 +71,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _firmware(args: argparse.Namespace) -> int:
-    from keras_spiking_rnn.firmware import FirmwareError, build_and_run
+    from keras_spiking_rnn.export.firmware import FirmwareError, build_and_run
 
     try:
         result = build_and_run(

@@ -9,13 +9,13 @@ import tensorflow as tf
 from keras_spiking_rnn import bptt as fused_bptt
 from keras_spiking_rnn import surrogates
 from keras_spiking_rnn._keras import LEGACY, keras
-from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell, MinValue, SpikingCell
+from keras_spiking_rnn.cells import MinValue
+from keras_spiking_rnn.cells.neuron import available_neurons, get_neuron, registered_neurons
 from keras_spiking_rnn.regularizers import FiringRateRegularizer
 
 if not LEGACY:
     from keras.src import backend as keras_backend  # the time loop keras.layers.RNN itself runs
 
-NEURONS: dict[str, type[SpikingCell]] = {"lif": LIFCell, "alif": ALIFCell, "gated": GatedSpikingCell}
 _LAYER_KWARGS = {"name", "dtype", "trainable", "autocast", "activity_regularizer", "input_shape", "input_dim"}
 if LEGACY:  # tf-keras's RNN takes (and its get_config writes) these too
     _LAYER_KWARGS |= {"time_major", "batch_input_shape"}
@@ -57,11 +57,14 @@ def _make_cell(units: int | None, neuron: Any, cell_kwargs: dict[str, Any], dtyp
         if units is not None and units != getattr(neuron, "units", units):
             raise ValueError(f"SpikingRNN: `units`={units!r} differs from the cell's units={neuron.units}.")
         return neuron
-    if not isinstance(neuron, str) or neuron not in NEURONS:
-        raise ValueError(f"SpikingRNN: `neuron` must be one of {sorted(NEURONS)} or a cell object; got {neuron!r}.")
+    if not isinstance(neuron, str) or neuron not in available_neurons(spiking=True):
+        raise ValueError(
+            f"SpikingRNN: `neuron` must be one of {available_neurons(spiking=True)} (register new ones with "
+            f"keras_spiking_rnn.register_neuron) or a cell object; got {neuron!r}."
+        )
     if units is None:
         raise ValueError("SpikingRNN: `units` (a positive integer) is required when `neuron` is a name.")
-    cls = NEURONS[neuron]
+    cls = get_neuron(neuron)
     try:
         return cls(units, dtype=dtype, **cell_kwargs)
     except (TypeError, ValueError) as error:
@@ -160,7 +163,7 @@ class _SequenceRNN(keras.layers.RNN):
         regularizer = self.firing_rate_regularizer
         if regularizer is None:
             return
-        height = self.cell.threshold if isinstance(self.cell, GatedSpikingCell) else 1.0  # a level-k output = k spikes
+        height = getattr(self.cell, "output_height", 1.0)  # a level-k output counts as k spikes
         spikes = outputs / tf.cast(height, outputs.dtype)
         if mask is not None and self.go_backwards:
             mask = tf.reverse(mask, [1])  # the outputs are in the order the steps ran
@@ -175,8 +178,9 @@ class SpikingRNN(_SequenceRNN):
     """A recurrent layer of spiking neurons, over whole sequences.
 
     A ``keras.layers.RNN`` whose cell is chosen by name (``"lif"``,
-    ``"alif"``, ``"gated"``) with the cell's arguments given directly, or
-    passed as a cell object. Every RNN option works: ``return_sequences``,
+    ``"alif"``, ``"gated"``, or any name given to
+    [`register_neuron`][keras_spiking_rnn.cells.neuron.register_neuron])
+    with the cell's arguments given directly, or passed as a cell object. Every RNN option works: ``return_sequences``,
     ``return_state``, ``go_backwards``, ``stateful``, ``unroll``, masking;
     so do ``keras.layers.Bidirectional`` and saving.
 
@@ -188,7 +192,8 @@ class SpikingRNN(_SequenceRNN):
         units: number of neurons; may be omitted if ``neuron`` is a cell object.
         neuron: ``"lif"`` ([`LIFCell`][keras_spiking_rnn.cells.LIFCell]),
             ``"alif"`` ([`ALIFCell`][keras_spiking_rnn.cells.ALIFCell]),
-            ``"gated"`` ([`GatedSpikingCell`][keras_spiking_rnn.cells.GatedSpikingCell]), or a cell object.
+            ``"gated"`` ([`GatedSpikingCell`][keras_spiking_rnn.cells.GatedSpikingCell]), a name registered
+            with [`register_neuron`][keras_spiking_rnn.cells.neuron.register_neuron], or a cell object.
         return_sequences: return every step's output, not just the last.
         return_state: also return the final states.
         go_backwards: process the sequence backwards.
@@ -297,8 +302,40 @@ class SpikingRNN(_SequenceRNN):
         config = dict(config)
         if LEGACY:  # tf-keras's h5 and SavedModel loaders look nested objects up by their bare class name
             custom_objects = {**custom_objects_by_name(), **(custom_objects or {})}
-        config["neuron"] = keras.saving.deserialize_keras_object(config["neuron"], custom_objects=custom_objects)
+        config["neuron"] = deserialize_neuron(config["neuron"], custom_objects, owner=cls.__name__)
         return cls(**config)
+
+
+def deserialize_neuron(config: Any, custom_objects=None, owner: str = "SpikingRNN") -> keras.layers.Layer:
+    """A saved layer's cell from its config; a clear error names a neuron that is not registered here.
+
+    Args:
+        config: the serialized cell (``get_config()["neuron"]``).
+        custom_objects: as ``keras.saving.deserialize_keras_object`` takes them.
+        owner: the layer class, for the message.
+
+    Returns:
+        The cell.
+
+    Raises:
+        TypeError: the cell's class is not known in this process.
+    """
+    try:
+        return keras.saving.deserialize_keras_object(config, custom_objects=custom_objects)
+    except TypeError as error:
+        if not isinstance(config, dict) or "class_name" not in config:
+            raise
+        name = config.get("registered_name") or config["class_name"]
+        registered = [getattr(c, "__name__", "") for c in registered_neurons().values()]
+        if config["class_name"] in registered:
+            raise
+        raise TypeError(
+            f"{owner}: cannot load the neuron {config['class_name']!r} (registered as {name!r}, from module "
+            f"{config.get('module')!r}): no such class is registered in this process. Import the module that "
+            "defines it (and decorates it with keras_spiking_rnn.register_neuron) before loading the model, or "
+            "pass it in custom_objects. Registered neurons: "
+            f"{', '.join(sorted(registered))}."
+        ) from error
 
 
 def _check_finite(layer, tensor, where: str = "inputs"):
@@ -356,7 +393,12 @@ class LeakyReadout(_SequenceRNN):
         TensorShape([2, 10])
     """
 
-    cell_class = LeakyIntegratorCell  # the quantization-aware readout substitutes its own
+    neuron = "leaky_integrator"  # the registered readout neuron; the quantization-aware readout substitutes its own
+
+    @property
+    def cell_class(self) -> type:
+        """The class of the readout's cell: the neuron registered as ``neuron``."""
+        return get_neuron(self.neuron)
 
     def __init__(
         self,
@@ -484,6 +526,6 @@ def custom_objects_by_name() -> dict[str, type]:
     Example:
         >>> model = tf_keras.models.load_model("model.h5", custom_objects=custom_objects_by_name())
     """
-    classes = [ALIFCell, GatedSpikingCell, LIFCell, LeakyIntegratorCell, MinValue, SpikingRNN, LeakyReadout]
+    classes = [*registered_neurons().values(), MinValue, SpikingRNN, LeakyReadout]
     classes += [SpikeCountReadout, FiringRateRegularizer, *surrogates._REGISTRY.values()]
     return {cls.__name__: cls for cls in classes}

@@ -125,7 +125,7 @@ def test_loaded_sequential_and_functional_models_count_the_same(tmp_path):
     inputs = keras.Input((None, 2))
     lif = SpikingRNN(3, neuron="lif", return_sequences=True, name="lif")
     readout, dense = LeakyReadout(2, output_mode="last", name="readout"), keras.layers.Dense(5, name="dense")
-    hidden = keras.layers.Dropout(0.5)(lif(inputs))  # pass-through: still spikes
+    hidden = keras.layers.Dropout(0.5, name="dropout")(lif(inputs))  # pass-through: still spikes
     functional = keras.Model(inputs, dense(readout(hidden)))
     for name in ("lif", "readout", "dense"):
         functional.get_layer(name).set_weights(model.get_layer(name).get_weights())

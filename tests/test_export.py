@@ -401,7 +401,7 @@ def test_cli_export_writes_the_files(tmp_path, mnist1d):
 
 def _tflm_tree():
     """The reference TFLM tree: TFLM_ROOT (the tree or its parent), else ../shared beside the repository."""
-    from keras_spiking_rnn.firmware import FirmwareError, resolve_tflm
+    from keras_spiking_rnn.export.firmware import FirmwareError, resolve_tflm
 
     root = os.environ.get("TFLM_ROOT", Path(__file__).resolve().parents[2] / "shared/third_party/tflite-micro")
     try:

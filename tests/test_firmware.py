@@ -17,7 +17,7 @@ import pytest
 from keras_spiking_rnn import LeakyReadout, SpikingRNN
 from keras_spiking_rnn.data import load_mnist1d, sliding_windows
 from keras_spiking_rnn.export import export_tflite_micro
-from keras_spiking_rnn.firmware import FirmwareError, build_and_run, map_sizes, resolve_tflm
+from keras_spiking_rnn.export.firmware import FirmwareError, build_and_run, map_sizes, resolve_tflm
 
 SHARED_TFLM = Path(__file__).resolve().parents[2] / "shared" / "third_party" / "tflite-micro"
 INSTALL = "apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm"

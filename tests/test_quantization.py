@@ -12,8 +12,8 @@ import tensorflow as tf  # noqa: E402
 
 from keras_spiking_rnn import LeakyReadout, SpikeCountReadout, SpikingRNN  # noqa: E402
 from keras_spiking_rnn.data import load_mnist1d, sliding_windows  # noqa: E402
+from keras_spiking_rnn.int8.rounding import quantize_constant, quantize_weights  # noqa: E402
 from keras_spiking_rnn.quantization import calibrate, is_quantized, quantize_model  # noqa: E402
-from keras_spiking_rnn.quantization.fake_quant import quantize_constant, quantize_weights  # noqa: E402
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -208,7 +208,7 @@ def _tflm_outputs(flatbuffer, inputs):
 
 def test_requantization_matches_tflm_mul_bit_for_bit():
     pytest.importorskip("tflite_micro")
-    from keras_spiking_rnn.quantization.fake_quant import tflm_rescale
+    from keras_spiking_rnn.int8.rounding import tflm_rescale
 
     rng = np.random.default_rng(3)
     flatbuffer = _int8_model(lambda a, b: a * b, [(1, 256), (1, 256)], rng)
@@ -229,7 +229,7 @@ def test_requantization_matches_tflm_mul_bit_for_bit():
 
 def test_requantization_matches_tflm_fully_connected_bit_for_bit():
     pytest.importorskip("tflite_micro")
-    from keras_spiking_rnn.quantization.fake_quant import tflm_rescale
+    from keras_spiking_rnn.int8.rounding import tflm_rescale
 
     rng = np.random.default_rng(4)
     kernel = rng.normal(size=(64, 32)).astype(np.float32) * 0.2
@@ -253,7 +253,7 @@ def test_requantization_matches_tflm_fully_connected_bit_for_bit():
 
 def test_requantization_matches_tflm_sum_bit_for_bit():
     pytest.importorskip("tflite_micro")
-    from keras_spiking_rnn.quantization.fake_quant import tflm_rescale
+    from keras_spiking_rnn.int8.rounding import tflm_rescale
 
     rng = np.random.default_rng(5)
     flatbuffer = _int8_model(lambda x: tf.reduce_sum(x, axis=-1), [(1, 32, 28)], rng)

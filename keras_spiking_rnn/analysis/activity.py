@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 
 from keras_spiking_rnn._keras import keras
-from keras_spiking_rnn.analysis._graph import trace_layers
 from keras_spiking_rnn.analysis.recording import spiking_layers
+from keras_spiking_rnn.graph import trace_layers
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,9 @@ The cost model:
 * Each neuron's own update costs a few operations per step, counted from
   the equations as implemented (multiplications as MACs, additions of a
   constant as ACs, each sigmoid or tanh as one MAC, threshold comparisons
-  free). See [`NEURON_UPDATE_OPERATIONS`][keras_spiking_rnn.analysis.operations.NEURON_UPDATE_OPERATIONS].
+  free). Each neuron declares its count, ``neuron_update_operations``, in its own module (LIF 2 MACs,
+  ALIF 4, gated 4 MACs and 2 ACs, the leaky readout 2); see
+  [`neuron_update_operations`][keras_spiking_rnn.analysis.operations.neuron_update_operations].
 * Biases cost one AC per gate unit and step in spiking layers, and are
   counted as the ``+ 1`` input of a MAC row in LSTM, GRU and dense layers.
 
@@ -35,29 +37,12 @@ import dataclasses
 import numpy as np
 
 from keras_spiking_rnn._keras import keras
-from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
+from keras_spiking_rnn.cells.neuron import implementation
 
 MAC_ENERGY_PJ = 3.1
 """Energy of one multiply-accumulate in picojoules: 32-bit integer multiply, 45 nm (Horowitz 2014; Yin et al. 2021)."""
 AC_ENERGY_PJ = 0.1
 """Energy of one accumulate in picojoules: 32-bit integer add, 45 nm (Horowitz 2014; Yin et al. 2021)."""
-
-NEURON_UPDATE_OPERATIONS: dict[type, tuple[int, int]] = {
-    ALIFCell: (4, 0),
-    LIFCell: (2, 0),
-    GatedSpikingCell: (4, 2),
-    LeakyIntegratorCell: (2, 0),
-}
-"""(MACs, ACs) of one neuron's update per step, counted from the equations in the cells' docstrings:
-
-* LIF: ``alpha * u`` and ``(1 - alpha) * I``: 2 MACs; the reset is a select or a conditional subtraction.
-* ALIF: the same 2, plus ``rho * eta`` (the ``(1 - rho) * s`` term adds a constant when ``s = 1``) and
-  ``theta = b0 + beta * eta``: 4 MACs.
-* gated: ``sigmoid`` (1), ``forget * syn`` and ``(1 - forget) * cand`` (2), the level count ``mem / threshold``
-  (1): 4 MACs; ``1 - forget`` and ``mem + syn - o``: 2 ACs (counting the subtraction with the addition).
-  Ponghiran & Roy's code counts 8 operations per neuron without separating them.
-* leaky integrator (readout): ``alpha * u`` and ``(1 - alpha) * I``: 2 MACs.
-"""
 
 _INPUT_KINDS = ("dense", "spikes")
 
@@ -217,11 +202,11 @@ def simple_rnn_operations(inputs: int, units: int) -> Operations:
 
 
 def neuron_update_operations(cell: keras.layers.Layer) -> tuple[int, int]:
-    """(MACs, ACs) of one neuron's update per step for a cell.
+    """(MACs, ACs) of one neuron's update per step for a cell: what the neuron's class declares.
 
-    The counts are those of
-    [`NEURON_UPDATE_OPERATIONS`][keras_spiking_rnn.analysis.operations.NEURON_UPDATE_OPERATIONS];
-    a cell class of your own can declare ``neuron_update_operations = (macs, acs)``.
+    Each neuron module declares ``neuron_update_operations = (macs, acs)`` next to its equations; a
+    subclass that changes the equations (``update``) must declare its own (see
+    ``keras_spiking_rnn.cells.neuron.implementation``).
 
     Args:
         cell: a cell object, e.g. ``layer.cell`` of a ``SpikingRNN``.
@@ -236,16 +221,13 @@ def neuron_update_operations(cell: keras.layers.Layer) -> tuple[int, int]:
         >>> neuron_update_operations(ALIFCell(4))
         (4, 0)
     """
-    declared = getattr(type(cell), "neuron_update_operations", None)
-    if declared is not None:
-        return tuple(declared)
-    for cls, cost in NEURON_UPDATE_OPERATIONS.items():
-        if isinstance(cell, cls):
-            return cost
-    raise ValueError(
-        f"count_operations: no operation count for cell {type(cell).__name__}; give the class an attribute "
-        "`neuron_update_operations = (macs, acs)` per neuron and step."
-    )
+    declared = implementation(cell, "neuron_update_operations")
+    if declared is None:
+        raise ValueError(
+            f"count_operations: no operation count for cell {type(cell).__name__}; give the class an attribute "
+            "`neuron_update_operations = (macs, acs)` per neuron and step."
+        )
+    return tuple(declared)
 
 
 def output_kind(layer: keras.layers.Layer) -> str:
@@ -255,8 +237,8 @@ def output_kind(layer: keras.layers.Layer) -> str:
         layer: a Keras layer.
 
     Returns:
-        ``"multilevel"`` for a ``SpikingRNN`` of a gated cell with ``levels > 1``, ``"binary"`` for any
-            other ``SpikingRNN``, ``"dense"`` for every other layer.
+        ``"multilevel"`` for a ``SpikingRNN`` of a neuron with ``output_levels > 1`` (the gated cell with
+            ``levels > 1``), ``"binary"`` for any other ``SpikingRNN``, ``"dense"`` for every other layer.
 
     Examples:
         >>> output_kind(SpikingRNN(4, neuron="gated", levels=7)), output_kind(keras.layers.Dense(3))
@@ -265,10 +247,7 @@ def output_kind(layer: keras.layers.Layer) -> str:
     from keras_spiking_rnn.layers import SpikingRNN  # the layers import the cells; this module is imported lazily
 
     if isinstance(layer, SpikingRNN):
-        cell = layer.cell
-        if isinstance(cell, GatedSpikingCell) and cell.levels > 1:
-            return "multilevel"
-        return "binary"
+        return "multilevel" if getattr(layer.cell, "output_levels", 1) > 1 else "binary"
     return "dense"
 
 

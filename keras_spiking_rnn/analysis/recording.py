@@ -17,8 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_spiking_rnn._keras import keras
-from keras_spiking_rnn.analysis._graph import trace_layers
-from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, SpikingCell
+from keras_spiking_rnn.cells import SpikingCell
+from keras_spiking_rnn.cells.neuron import implementation
+from keras_spiking_rnn.graph import trace_layers
 
 __all__ = ["accuracy_over_time", "record_states", "spiking_layers"]
 
@@ -182,7 +183,8 @@ def record_states(model: keras.Model, x: np.ndarray, layer: Union[str, keras.lay
             * ``"output"``: the layer's output at each step (the spikes; the gated cell's levels);
             * ``"threshold"``: the firing threshold at each step. ALIF: ``threshold + adaptation * eta_t``;
               LIF: the constant ``threshold``; gated: the potential above which the output is non-zero,
-              ``(dead_zone + 1) * threshold``. Absent for other cells.
+              ``(dead_zone + 1) * threshold``; any neuron: its ``threshold_trace``. Absent for cells
+              without one.
 
     Raises:
         ValueError: ``x`` not 3-D; ``layer`` not in the model, not a spiking recurrent layer, called on
@@ -219,14 +221,8 @@ def record_states(model: keras.Model, x: np.ndarray, layer: Union[str, keras.lay
 
 
 def _threshold(cell: SpikingCell, states: dict[str, np.ndarray]) -> np.ndarray | None:
-    shape, dtype = states["output"].shape, states["output"].dtype
-    if isinstance(cell, ALIFCell):
-        return (cell.threshold + cell.adaptation * states["adaptation"]).astype(dtype)
-    if isinstance(cell, GatedSpikingCell):
-        return np.full(shape, (cell.dead_zone + 1) * cell.threshold, dtype)
-    if isinstance(getattr(cell, "threshold", None), (int, float)) and "spikes" in cell.state_names:
-        return np.full(shape, cell.threshold, dtype)  # LIF
-    return None
+    trace = implementation(cell, "threshold_trace")  # the neuron's own, if it describes the cell's equations
+    return None if trace is None else trace(states)
 
 
 def accuracy_over_time(

@@ -8,9 +8,10 @@ import numpy as np
 
 from keras_spiking_rnn._keras import keras
 from keras_spiking_rnn.analysis import operations as ops
-from keras_spiking_rnn.analysis._graph import trace_layers
+from keras_spiking_rnn.graph import INFERENCE_NO_OPS, trace_layers
 
-_PASS_THROUGH = (keras.layers.Dropout, keras.layers.Masking, keras.layers.GaussianNoise, keras.layers.Activation)
+# Layers that hand their input's values on: what the next layer receives costs as the layer before them.
+_PASS_THROUGH = (*INFERENCE_NO_OPS, keras.layers.Masking, keras.layers.Activation)
 
 
 @dataclasses.dataclass(frozen=True)

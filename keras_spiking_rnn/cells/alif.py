@@ -1,14 +1,42 @@
-"""Adaptive leaky integrate-and-fire (ALIF) cell: Yin, Corradi & Bohté (2021), eqs. (5)-(8)."""
+"""Adaptive leaky integrate-and-fire (ALIF) neuron: Yin, Corradi & Bohté (2021), eqs. (5)-(8).
+
+Everything about it: the float equations (``update``), their closed-form adjoint (``adjoint``), the int8
+step with its quantization sites (``int8_step``, ``int8_sites``), its constants as the int8 model holds them
+(``int8_parameters``: the state is ``beta * eta``, so the rise per spike is ``beta * (1 - rho)``), its
+operation count and its moving threshold for recordings.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import tensorflow as tf
+
+from keras_spiking_rnn import adjoints
 from keras_spiking_rnn._keras import keras
 from keras_spiking_rnn.cells.base import InitializerLike, LeakyCell, add_time_constant, check_number, decay
+from keras_spiking_rnn.cells.neuron import register_neuron
+from keras_spiking_rnn.int8.arithmetic import synaptic_current
+
+# The tensors the int8 step quantizes, in computation order.
+INT8_SITES = (
+    "input_current",
+    "recurrent_current",
+    "current",
+    "adaptation_decay",
+    "adaptation_rise",
+    "adaptation",
+    "threshold",
+    "potential_decay",
+    "potential_input",
+    "reset",
+    "potential",
+    "margin",
+)
 
 
-@keras.saving.register_keras_serializable(package="keras_spiking_rnn")
+@register_neuron("alif")
 class ALIFCell(LeakyCell):
     """Recurrent layer of adaptive LIF neurons with trainable time constants.
 
@@ -28,7 +56,9 @@ class ALIFCell(LeakyCell):
     code uses ``b0=1.6, beta=0.184`` for GSC and TIMIT.
 
     The state keeps the adaptation trace ``eta`` (0 at rest), not the
-    threshold, so that every state rests at zero.
+    threshold, so that every state rests at zero. The int8 model keeps
+    ``beta * eta`` instead (one multiplication fewer per step), with the rise
+    ``beta * (1 - rho)`` per spike folded into one constant.
 
     States, each (batch, units): ``potential`` ``u``, ``adaptation`` ``eta``,
     ``spikes`` ``s``. Output: ``s_t``, (batch, units).
@@ -56,6 +86,10 @@ class ALIFCell(LeakyCell):
     """
 
     state_names = ("potential", "adaptation", "spikes")
+    int8_state_sites = ("potential", "adaptation", None)  # the int8 "adaptation" is beta * eta
+    #: LIF's 2, plus ``rho * eta`` (the ``(1 - rho) * s`` term adds a constant when ``s = 1``) and
+    #: ``theta = b0 + beta * eta``: 4 MACs.
+    neuron_update_operations = (4, 0)
 
     def __init__(
         self,
@@ -105,6 +139,73 @@ class ALIFCell(LeakyCell):
         potential = alpha * potential + (1.0 - alpha) * current - theta * spikes
         spikes = self.surrogate(potential - theta)
         return [potential, eta, spikes]
+
+    def adjoint(self, d_outputs, d_final, sequence, recurrent, constants, previous, stored, jit_compile):
+        """Closed-form BPTT of ``update`` (see ``keras_spiking_rnn.bptt``); the surrogate slopes of all steps at once.
+
+        Carried backwards: the gradients that step ``t + 1`` passes to ``u_t``, ``eta_t`` and ``s_t``; they
+        start as the gradients of the final states.
+        """
+        alpha, rho = constants
+        potential, eta, _ = stored
+        potential_before, eta_before, spikes_before = previous
+        theta = self.threshold + self.adaptation * eta
+        slope = adjoints.surrogate_slopes(self.surrogate, potential - theta, jit_compile)
+        beta = self.adaptation
+        feedback = adjoints.feedback_matrix(recurrent, alpha, jit_compile)
+        input_rate = 1.0 - rho
+
+        def step(t, from_potential, from_eta, from_spikes):
+            d_v = (d_outputs[t] + from_spikes) * slope[t]
+            d_potential = from_potential + d_v
+            d_eta = from_eta - beta * (d_v + d_potential * spikes_before[t])  # d theta_t = -(d_v + d_u * s_{t-1})
+            to_spikes = input_rate * d_eta - theta[t] * d_potential
+            if feedback is not None:
+                to_spikes += tf.matmul(d_potential, feedback)
+            return (alpha * d_potential, rho * d_eta, to_spikes), (d_potential, d_eta)
+
+        d_initial, per_step = adjoints.reverse_loop(tf.shape(sequence)[0], step, d_final, sequence.dtype, jit_compile)
+        d_potential, d_eta = tf.unstack(per_step, axis=1)
+        d_sequence, d_recurrent, through_input = adjoints.input_gradients(
+            d_potential, alpha, sequence, spikes_before, recurrent
+        )
+        d_alpha = tf.reduce_sum(d_potential * potential_before, axis=[0, 1]) - through_input
+        d_rho = tf.reduce_sum(d_eta * (eta_before - spikes_before), axis=[0, 1])
+        return d_sequence, d_recurrent, [d_alpha, d_rho], d_initial
+
+    def int8_parameters(self, numerics) -> dict[str, Any]:
+        """``alpha``, ``rho``, the rise ``beta * (1 - rho)`` (units,) and ``b0``; ``1 - alpha`` goes into the
+        weights."""
+        alpha = numerics.decay(self.dt, self.tau_m)
+        rho = numerics.decay(self.dt, self.tau_adp)
+        return {
+            "synapse_scale": 1.0 - alpha,
+            "alpha": alpha,
+            "rho": rho,
+            "rise": self.adaptation * (1.0 - rho),
+            "threshold": self.threshold,
+        }
+
+    def int8_sites(self) -> tuple[str, ...]:
+        return INT8_SITES
+
+    def int8_step(self, x, states, parameters, ops) -> list:
+        """One ALIF step in the int8 model's op order; the adaptation state is ``beta * eta``."""
+        potential, eta, spikes = states
+        quantize = ops.quantize
+        alpha, rho, rise = (ops.constant(parameters[name]) for name in ("alpha", "rho", "rise"))
+        current = synaptic_current(x, spikes, ops.synapse(), quantize)
+        kept = quantize("adaptation_decay", rho * eta, ("mul", rho, eta))
+        eta = quantize("adaptation", kept + quantize("adaptation_rise", rise * spikes, ("mul", rise, spikes)))
+        theta = quantize("threshold", parameters["threshold"] + eta)
+        decayed = quantize("potential_decay", alpha * potential, ("mul", alpha, potential))
+        potential = quantize("potential_input", decayed + current)
+        potential = quantize("potential", potential - quantize("reset", theta * spikes, ("mul", theta, spikes)))
+        return [potential, eta, ops.spike(quantize("margin", potential - theta))]
+
+    def threshold_trace(self, states: dict) -> np.ndarray:
+        """The moving threshold ``threshold + adaptation * eta_t``."""
+        return (self.threshold + self.adaptation * states["adaptation"]).astype(states["output"].dtype)
 
     def get_config(self) -> dict[str, Any]:
         config = {

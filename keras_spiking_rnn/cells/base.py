@@ -1,6 +1,6 @@
 """What the spiking cells share: synaptic weights, time constants, state at rest, config.
 
-Two base classes:
+Both implement the neuron protocol ([`Neuron`][keras_spiking_rnn.cells.neuron.Neuron]). Two base classes:
 
 * :class:`SpikingCell`: units, spike function (surrogate), input/recurrent
   weights and bias with their initializers and regularizers.
@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from keras_spiking_rnn import surrogates
 from keras_spiking_rnn._keras import LEGACY, keras
+from keras_spiking_rnn.cells.neuron import Neuron
 
 _PACKAGE = "keras_spiking_rnn"
 InitializerLike = Any  # str, dict or keras.initializers.Initializer
@@ -150,7 +151,7 @@ def project(layer: keras.layers.Layer, inputs, kernel, bias):
     return projected
 
 
-class SpikingCell(keras.layers.Layer):
+class SpikingCell(Neuron, keras.layers.Layer):
     """Base class of the spiking RNN cells.
 
     The synaptic input at step ``t`` is
@@ -160,7 +161,9 @@ class SpikingCell(keras.layers.Layer):
     and TFLite Micro's ``reset()`` both return a cell to rest.
 
     Subclasses name their states in ``state_names``, implement ``update`` and
-    add their own arguments to ``get_config``.
+    add their own arguments to ``get_config``; the rest of the neuron protocol
+    ([`Neuron`][keras_spiking_rnn.cells.neuron.Neuron]: the adjoint, the int8 step,
+    operation counts) is optional.
 
     Args:
         units: number of neurons.
@@ -193,9 +196,6 @@ class SpikingCell(keras.layers.Layer):
         >>> layer(np.ones((2, 5, 3), "float32")).shape
         TensorShape([2, 5, 8])
     """
-
-    state_names: tuple[str, ...] = ()
-    n_gates: int = 1
 
     def __init__(
         self,
@@ -294,9 +294,6 @@ class SpikingCell(keras.layers.Layer):
         if self.recurrent_kernel is None:
             return projected
         return projected + tf.matmul(previous_output, self.recurrent_kernel)
-
-    #: Index in ``state_names`` of the state fed back through ``recurrent_kernel``; it is also the output.
-    output_state: int = -1
 
     def call(
         self, inputs: tf.Tensor, states: list[tf.Tensor], training: bool | None = None

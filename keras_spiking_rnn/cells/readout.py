@@ -1,4 +1,8 @@
-"""Non-spiking leaky integrator: the readout neuron of Yin, Corradi & Bohté (2021)."""
+"""Non-spiking leaky integrator: the readout neuron of Yin, Corradi & Bohté (2021).
+
+Everything about it: the float equation, its closed-form adjoint, its int8 step (one FULLY_CONNECTED with
+``1 - alpha`` folded into the weights, a MUL and an ADD) and its operation count. ``LeakyReadout`` runs it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from keras_spiking_rnn import adjoints
 from keras_spiking_rnn._keras import keras
 from keras_spiking_rnn.cells.base import (
     InitializerLike,
@@ -18,10 +23,12 @@ from keras_spiking_rnn.cells.base import (
     input_dim,
     project,
 )
+from keras_spiking_rnn.cells.neuron import Neuron, register_neuron
+from keras_spiking_rnn.int8.arithmetic import synaptic_current
 
 
-@keras.saving.register_keras_serializable(package="keras_spiking_rnn")
-class LeakyIntegratorCell(keras.layers.Layer):
+@register_neuron("leaky_integrator")
+class LeakyIntegratorCell(Neuron, keras.layers.Layer):
     """Leaky integrator without spikes, one timestep at a time.
 
     ``u_t = alpha * u_{t-1} + (1 - alpha) * (x_t @ kernel + bias)``, with
@@ -56,6 +63,12 @@ class LeakyIntegratorCell(keras.layers.Layer):
         >>> readout(np.ones((2, 5, 8), "float32")).shape
         TensorShape([2, 5, 10])
     """
+
+    state_names = ("potential",)
+    emits_spikes = False
+    int8_state_sites = ("potential",)
+    #: ``alpha * u`` and ``(1 - alpha) * I``: 2 MACs.
+    neuron_update_operations = (2, 0)
 
     def __init__(
         self,
@@ -191,6 +204,35 @@ class LeakyIntegratorCell(keras.layers.Layer):
         (potential,) = states
         (alpha,) = constants
         return [alpha * potential + (1.0 - alpha) * current]
+
+    def adjoint(self, d_outputs, d_final, sequence, recurrent, constants, previous, stored, jit_compile):
+        """Closed-form BPTT of ``u_t = alpha u_{t-1} + (1 - alpha) x_t`` (see ``keras_spiking_rnn.bptt``)."""
+        (alpha,) = constants
+
+        def step(t, from_potential):
+            d_potential = from_potential + d_outputs[t]
+            return (alpha * d_potential,), (d_potential,)
+
+        d_initial, per_step = adjoints.reverse_loop(tf.shape(sequence)[0], step, d_final, sequence.dtype, jit_compile)
+        d_potential = per_step[:, 0]
+        d_alpha = tf.reduce_sum(d_potential * (previous[0] - sequence), axis=[0, 1])
+        return (1.0 - alpha) * d_potential, None, [d_alpha], d_initial
+
+    def int8_parameters(self, numerics) -> dict[str, Any]:
+        """``alpha`` (units,), and ``synapse_scale = 1 - alpha`` folded into the weights."""
+        alpha = numerics.decay(self.dt, self.tau_m)
+        return {"synapse_scale": 1.0 - alpha, "alpha": alpha}
+
+    def int8_sites(self) -> tuple[str, ...]:
+        return ("current", "potential_decay", "potential")  # one FULLY_CONNECTED: its output is the current
+
+    def int8_step(self, x, states, parameters, ops) -> list:
+        """One step in the int8 model's op order, ``u = alpha u + x @ kernel' + bias'``."""
+        (potential,) = states
+        alpha = ops.constant(parameters["alpha"])
+        current = synaptic_current(x, None, ops.synapse(), ops.quantize)
+        decayed = ops.quantize("potential_decay", alpha * potential, ("mul", alpha, potential))
+        return [ops.quantize("potential", decayed + current)]
 
     def get_initial_state(
         self, batch_size: int | tf.Tensor | None = None, inputs: tf.Tensor | None = None, dtype: Any = None

@@ -6,7 +6,9 @@ potentials, adaptation traces, previous spikes, readout potentials) lives in
 ``tf.Variable``s between calls. Every state rests at zero, so TFLite Micro's
 ``reset()`` (which sets variables to their zero point) starts a new sequence.
 
-The step is written with the ops TFLite Micro implements for int8:
+Each layer's step is its neuron's own ``int8_step`` (``keras_spiking_rnn.cells``), run
+with :class:`ExportOps`: the neuron's constants as captured constants, its states read from
+and stored to variables. The step is written with the ops TFLite Micro implements for int8:
 ``FULLY_CONNECTED``, ``ADD``, ``SUB``, ``MUL``, ``GREATER``, ``SELECT_V2``,
 ``SUM``, ``LOGISTIC``, ``RELU`` and the variable ops. Spikes are
 ``tf.where(cond, 1, 0)`` (``SELECT_V2``), never ``tf.cast``, so no float
@@ -19,35 +21,13 @@ import numpy as np
 import tensorflow as tf
 
 from keras_spiking_rnn._keras import keras
-from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell
+from keras_spiking_rnn.cells.neuron import missing_int8_form
 from keras_spiking_rnn.export.ranges import RangeRecorder, converted_names
+from keras_spiking_rnn.graph import UnsupportedLayerError, is_inference_no_op, linear_layers
+from keras_spiking_rnn.int8.arithmetic import Int8Ops, Synapse, running_mean_step
 from keras_spiking_rnn.layers import LeakyReadout, SpikeCountReadout, SpikingRNN
-from keras_spiking_rnn.quantization import arithmetic
 
-_PASS_THROUGH = (
-    keras.layers.Dropout,
-    keras.layers.GaussianNoise,
-    keras.layers.GaussianDropout,
-    keras.layers.AlphaDropout,
-    keras.layers.ActivityRegularization,
-    keras.layers.InputLayer,
-)
 _ACTIVATIONS = {"linear": None, "relu": tf.nn.relu, "sigmoid": tf.sigmoid, "tanh": tf.tanh, "softmax": tf.nn.softmax}
-
-
-class UnsupportedLayerError(ValueError):
-    """A layer of the model has no streaming int8 form.
-
-    Raised for layers other than those the export supports, a model that is not a linear stack, or a
-    layer that runs backwards in time.
-
-    Examples:
-        >>> try:
-        ...     StreamingModel(keras.Sequential([keras.Input((None, 3)), keras.layers.LSTM(4)]), sequence_length=10)
-        ... except UnsupportedLayerError as error:
-        ...     print(error)
-        Layer 'lstm' (LSTM) has no streaming int8 TFLite Micro form. Supported: ...
-    """
 
 
 def state_name(variable: tf.Variable) -> str:
@@ -57,10 +37,6 @@ def state_name(variable: tf.Variable) -> str:
 
 def _const(value) -> tf.Tensor:
     return tf.constant(np.asarray(value, dtype=np.float32))
-
-
-def _decay(dt: float, tau) -> np.ndarray:
-    return np.exp(-dt / np.asarray(tf.convert_to_tensor(tau), dtype=np.float64)).astype(np.float32)
 
 
 def _numpy(weight) -> np.ndarray | None:
@@ -133,140 +109,122 @@ def learned_ranges(layer) -> dict[str, tuple[float, float]]:
     return ranges() if callable(ranges) else {}
 
 
-def _synapse(kernel, bias, recurrent, scale, columns) -> arithmetic.Synapse:
-    return arithmetic.Synapse(
-        _const(kernel[:, columns] * scale[columns]),
-        None if bias is None else _const(bias[columns] * scale[columns]),
-        None if recurrent is None else _const(recurrent[:, columns] * scale[columns]),
-    )
+class _NumpyNumerics:
+    """``int8_parameters``' arithmetic in the export: NumPy, the decays in float64 rounded to float32."""
+
+    @staticmethod
+    def decay(dt: float, tau) -> np.ndarray:
+        return np.exp(-dt / np.asarray(tf.convert_to_tensor(tau), dtype=np.float64)).astype(np.float32)
+
+    @staticmethod
+    def ones(n: int) -> np.ndarray:
+        return np.ones(n, np.float32)
 
 
-class _SpikingStep(_Step):
-    """LIF, ALIF or gated cell. The ``(1 - alpha)`` factor is folded into the synaptic weights."""
+class ExportOps(Int8Ops):
+    """The [`Int8Ops`][keras_spiking_rnn.int8.arithmetic.Int8Ops] of the streaming export, for one layer.
 
-    def __init__(self, layer: SpikingRNN, batch_size: int):
-        super().__init__(layer.name, batch_size, layer)
-        cell = layer.cell
-        if layer.go_backwards:
-            raise UnsupportedLayerError(
-                f"Layer {layer.name!r}: `go_backwards=True` has no streaming form (it needs the last frame first)."
+    Made once per layer, before tracing: the synaptic weights (``synapse_scale`` folded in), the neuron's
+    array constants and the spike values are captured constants of the step; ``quantize`` notes a QAT
+    model's learned ranges (``_Step.quantize``).
+
+    Args:
+        step: the layer's step, whose ``quantize`` this uses.
+        cell: the layer's cell.
+        parameters: the cell's ``int8_parameters`` in NumPy.
+        batch_size: sequences per step.
+    """
+
+    def __init__(self, step: _Step, cell: keras.layers.Layer, parameters: dict, batch_size: int):
+        self.quantize = step.quantize
+        self.batch_size = batch_size
+        scale = parameters["synapse_scale"]
+        kernel, bias = _numpy(cell.kernel), _numpy(getattr(cell, "bias", None))
+        recurrent = _numpy(getattr(cell, "recurrent_kernel", None))
+        units, gates = cell.units, getattr(cell, "n_gates", 1)
+        self._synapses: dict[tuple, Synapse] = {}
+        for gate in range(gates):
+            columns = slice(None) if gates == 1 else slice(gate * units, (gate + 1) * units)
+            self._synapses[(columns.start, columns.stop)] = Synapse(
+                _const(kernel[:, columns] * scale[columns]),
+                None if bias is None else _const(bias[columns] * scale[columns]),
+                None if recurrent is None else _const(recurrent[:, columns] * scale[columns]),
             )
-        self.cell = cell
-        units = cell.units
-        kernel, bias = _numpy(cell.kernel), _numpy(cell.bias)
-        recurrent = _numpy(cell.recurrent_kernel)
-        if isinstance(cell, GatedSpikingCell):
-            scale = np.ones(2 * units, np.float32)
-            self.synaptic = self.state("synaptic", units)
-            self.potential = self.state("potential", units)
-            self.output = self.state("output", units)
-            # The membrane is clipped to a fixed range (see arithmetic.gated_potential_range).
-            self.ranges[state_name(self.potential)] = arithmetic.gated_potential_range(cell)
-            boundaries, heights = arithmetic.gated_levels(cell)
-            self.boundaries, self.heights = _const(boundaries), _const(heights)
-            self.synapses = [
-                _synapse(kernel, bias, recurrent, scale, slice(g * units, (g + 1) * units)) for g in range(2)
-            ]
-        else:
-            alpha = _decay(cell.dt, cell.tau_m)
-            scale = 1.0 - alpha
-            self.alpha = _const(alpha)
-            self.threshold = float(cell.threshold)
-            self.potential = self.state("potential", units)
-            if isinstance(cell, ALIFCell):
-                rho = _decay(cell.dt, cell.tau_adp)
-                # The state is beta * eta (the threshold's rise), which saves a multiplication per step.
-                self.rho, self.rise = _const(rho), _const(float(cell.adaptation) * (1.0 - rho))
-                self.eta = self.state("adaptation", units)
-            self.spikes = self.state("spikes", units)
-            self.synapses = [_synapse(kernel, bias, recurrent, scale, slice(None))]
         self.ones = _const(np.ones((batch_size, units)))
         self.zeros = _const(np.zeros((batch_size, units)))
+        # what int8_step receives: Python numbers as they are, arrays as captured constants
+        self.parameters = {
+            name: value if isinstance(value, (int, float)) else _const(value) for name, value in parameters.items()
+        }
 
-    def _spike(self, potential, threshold):
-        return tf.where(potential > threshold, self.ones, self.zeros)
+    def constant(self, value):
+        return value  # captured already; the converter quantizes the constant operands
 
-    def _levels(self, potential):
-        above = tf.reshape(potential, (self.batch_size, self.cell.units, 1)) > self.boundaries
-        return tf.where(above, self.heights, tf.zeros_like(self.heights))
+    def synapse(self, columns: slice = slice(None)) -> Synapse:
+        return self._synapses[(columns.start, columns.stop)]
 
-    def __call__(self, x):
-        cell = self.cell
-        x = self.quantize("input", x)  # a QAT model's first layer rounds the model input to its learned range
-        if isinstance(cell, GatedSpikingCell):
-            output, synaptic, potential = arithmetic.gated_step(
-                x,
-                self.read(self.synaptic),
-                self.read(self.potential),
-                self.read(self.output),
-                *self.synapses,
-                self._levels,
-                self.quantize,
-            )
-            self.store(self.synaptic, synaptic)
-            self.store(self.potential, potential)
-            self.store(self.output, output)
-            return output
-        spikes = self.read(self.spikes)
-        if isinstance(cell, ALIFCell):
-            new_spikes, potential, eta = arithmetic.alif_step(
-                x,
-                self.read(self.potential),
-                self.read(self.eta),
-                spikes,
-                self.synapses[0],
-                self.alpha,
-                self.rho,
-                self.rise,
-                self.threshold,
-                self.quantize,
-                self._spike,
-            )
-            self.store(self.eta, eta)
-        else:
-            new_spikes, potential = arithmetic.lif_step(
-                x,
-                self.read(self.potential),
-                spikes,
-                self.synapses[0],
-                self.alpha,
-                self.threshold,
-                cell.reset,
-                self.quantize,
-                self._spike,
-            )
-        self.store(self.potential, potential)
-        self.store(self.spikes, new_spikes)
-        return new_spikes
+    def spike(self, margin):
+        return tf.where(margin > 0.0, self.ones, self.zeros)
+
+    def greater(self, a, b):
+        return tf.reshape(a, (self.batch_size, int(a.shape[-1]), 1)) > b
+
+    def with_gradient(self, exact, smooth):
+        return exact
 
 
-class _ReadoutStep(_Step):
-    """LeakyReadout: ``u = alpha u + (1 - alpha)(x W + b)``; mode ``mean`` adds a running ``sum_t u_t / T``."""
+class _NeuronStep(_Step):
+    """A layer of any neuron with an int8 form: its ``int8_step`` on states held in variables."""
 
-    def __init__(self, layer: LeakyReadout, batch_size: int, sequence_length: int):
+    def __init__(self, layer, batch_size: int):
         super().__init__(layer.name, batch_size, layer)
         if layer.go_backwards:
             raise UnsupportedLayerError(
                 f"Layer {layer.name!r}: `go_backwards=True` has no streaming form (it needs the last frame first)."
             )
-        cell: LeakyIntegratorCell = layer.cell
-        alpha = _decay(cell.dt, cell.tau_m)
-        self.alpha = _const(alpha)
-        self.synapse = _synapse(_numpy(cell.kernel), _numpy(cell.bias), None, 1.0 - alpha, slice(None))
-        self.potential = self.state("potential", cell.units)
+        cell = self.cell = layer.cell
+        reason = missing_int8_form(cell)
+        if reason:
+            raise UnsupportedLayerError(f"Layer {layer.name!r}: {reason}; it has no streaming int8 form.")
+        numeric = cell.int8_parameters(_NumpyNumerics())
+        self.ops = ExportOps(self, cell, numeric, batch_size)  # a plain object: its constants are not tracked
+        self.neuron_states = [self.state(name, cell.units) for name in cell.state_names]
+        for name, variable in zip(cell.state_names, self.neuron_states):
+            if not hasattr(self, name):  # tracked by name, as before: the converter orders the variables by it
+                setattr(self, name, variable)
+        for name, bounds in cell.int8_state_clips().items():  # fixed ranges, e.g. the gated membrane
+            self.ranges[state_name(self.neuron_states[cell.state_names.index(name)])] = bounds
+
+    def __call__(self, x):
+        x = self.quantize("input", x)  # a QAT model's first layer rounds the model input to its learned range
+        # The fed-back output is read first, then the others in order: the order of the reads decides the int8
+        # model's op order (kept as it was before the neurons moved into their modules).
+        first = self.cell.output_state % len(self.neuron_states)
+        values = {first: self.read(self.neuron_states[first])}
+        values.update({i: self.read(v) for i, v in enumerate(self.neuron_states) if i != first})
+        states = [values[i] for i in range(len(self.neuron_states))]
+        new_states = self.cell.int8_step(x, states, self.ops.parameters, self.ops)
+        for variable, value in zip(self.neuron_states, new_states):
+            self.store(variable, value)
+        return new_states[self.cell.output_state]
+
+
+class _ReadoutStep(_NeuronStep):
+    """LeakyReadout: its neuron's step; mode ``mean`` adds a running ``sum_t u_t / T``."""
+
+    def __init__(self, layer: LeakyReadout, batch_size: int, sequence_length: int):
+        super().__init__(layer, batch_size)
         self.mean = layer.output_mode == "mean"
         self.pooled = layer.output_mode != "sequence"
         if self.mean:
             self.inverse_length = 1.0 / float(sequence_length)
-            self.total = self.accumulator("mean", cell.units)
+            self.total = self.accumulator("mean", self.cell.units)
 
     def __call__(self, x):
-        x = self.quantize("input", x)
-        potential = arithmetic.readout_step(x, self.read(self.potential), self.synapse, self.alpha, self.quantize)
-        self.store(self.potential, potential)
+        output = super().__call__(x)
         if not self.mean:
-            return self.read(self.potential)
-        total = arithmetic.running_mean_step(self.read(self.total), potential, self.inverse_length, self.quantize)
+            return self.read(self.neuron_states[self.cell.output_state])
+        total = running_mean_step(self.read(self.total), output, self.inverse_length, self.quantize)
         self.store(self.total, total)
         return self.read(self.total)
 
@@ -281,7 +239,7 @@ class _SpikeCountStep(_Step):
         self.pooled = True
 
     def __call__(self, x):
-        total = arithmetic.running_mean_step(self.read(self.total), x, self.factor, self.quantize)
+        total = running_mean_step(self.read(self.total), x, self.factor, self.quantize)
         self.store(self.total, total)
         return self.read(self.total)
 
@@ -299,7 +257,7 @@ class _DenseStep(_Step):
         self.activation = _ACTIVATIONS[name]
         self.fused = name in ("linear", "relu")  # FULLY_CONNECTED computes these itself: one output tensor
         bias = None if layer.bias is None else _const(_numpy(layer.bias))
-        self.synapse = arithmetic.Synapse(_const(_numpy(layer.kernel)), bias)
+        self.synapse = Synapse(_const(_numpy(layer.kernel)), bias)
 
     def __call__(self, x):
         y = tf.matmul(x, self.synapse.kernel)
@@ -312,51 +270,13 @@ class _DenseStep(_Step):
         return self.quantize("output", self.activation(self.quantize("preactivation", y)))
 
 
-def _source(tensor):
-    """The layer that produced a symbolic Keras tensor (Keras 3 names it ``operation``, tf-keras ``layer``)."""
-    history = tensor._keras_history
-    return getattr(history, "operation", None) or history.layer
-
-
-def linear_layers(model: keras.Model, user: str = "the streaming export", argument: str = "model") -> list:
-    """The model's layers in order, checking that each feeds only the next (a linear stack).
-
-    ``user`` (who needs the stack) and ``argument`` (the model's argument name) go into the error messages.
-    """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`{argument}` must be a keras.Model, got {type(model).__name__}.")
-    if not model.built or not model.inputs:
-        raise ValueError(
-            f"`{argument}` must be built with a known input (e.g. start it with keras.Input((None, features)))."
-        )
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise UnsupportedLayerError(
-            f"`{argument}` has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
-            f"{user} takes one input sequence and one output."
-        )
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    if isinstance(model, keras.Sequential):
-        return layers
-    previous = _source(model.inputs[0])
-    for layer in layers:
-        inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
-        sources = [_source(tensor) for tensor in inputs]
-        if sources != [previous]:
-            raise UnsupportedLayerError(
-                f"Layer {layer.name!r} does not take exactly the previous layer's output: "
-                f"{user} handles linear stacks of layers only."
-            )
-        previous = layer
-    return layers
-
-
 def streaming_steps(model: keras.Model, sequence_length: int, batch_size: int = 1) -> list[_Step]:
     """Converts each layer of ``model`` to its one-timestep form; raises UnsupportedLayerError otherwise."""
     steps: list[_Step] = []
     pooled = False
     units = int(model.inputs[0].shape[-1])
     for layer in linear_layers(model):
-        if isinstance(layer, _PASS_THROUGH):
+        if is_inference_no_op(layer):
             continue
         if isinstance(layer, keras.layers.Bidirectional):
             raise UnsupportedLayerError(
@@ -366,12 +286,7 @@ def streaming_steps(model: keras.Model, sequence_length: int, batch_size: int = 
         if isinstance(layer, SpikingRNN):
             if pooled:
                 raise UnsupportedLayerError(f"Layer {layer.name!r} is recurrent but its input has no time axis.")
-            if not isinstance(layer.cell, (LIFCell, ALIFCell, GatedSpikingCell)):
-                raise UnsupportedLayerError(
-                    f"Layer {layer.name!r}: cell {type(layer.cell).__name__} has no streaming int8 form; "
-                    "supported cells: LIFCell, ALIFCell, GatedSpikingCell."
-                )
-            step = _SpikingStep(layer, batch_size)
+            step = _NeuronStep(layer, batch_size)
             pooled = not layer.return_sequences
             units = layer.cell.units
         elif isinstance(layer, LeakyReadout):
@@ -389,8 +304,8 @@ def streaming_steps(model: keras.Model, sequence_length: int, batch_size: int = 
         else:
             raise UnsupportedLayerError(
                 f"Layer {layer.name!r} ({type(layer).__name__}) has no streaming int8 TFLite Micro form. "
-                "Supported: SpikingRNN (lif/alif/gated), LeakyReadout, SpikeCountReadout, Dense, Dropout and "
-                "other layers that do nothing at inference."
+                "Supported: SpikingRNN of a neuron with an int8 form, LeakyReadout, SpikeCountReadout, Dense, "
+                "Dropout and other layers that do nothing at inference."
             )
         steps.append(step)
     return steps

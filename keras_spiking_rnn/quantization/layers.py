@@ -1,7 +1,8 @@
 """Quantization-aware versions of the library's layers (Keras 3).
 
-Each computes a step with ``keras_spiking_rnn.quantization.arithmetic``, the
-op sequence of the int8 TFLite Micro model, with every weight, constant,
+Each computes a step with its neurons' ``int8_step`` (through the twins of
+``keras_spiking_rnn.quantization.cells``), the op sequence of the int8 TFLite
+Micro model, with every weight, constant,
 activation and state fake-quantized as the int8 kernels will round them. The
 ranges of activations and states are exponential moving averages of each
 batch's extremes over all timesteps; ``learned_ranges()`` hands them to the
@@ -18,331 +19,14 @@ from typing import Any
 import tensorflow as tf
 
 from keras_spiking_rnn._keras import keras
-from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell, multi_level_spikes
-from keras_spiking_rnn.cells.base import decay
+from keras_spiking_rnn.cells.neuron import missing_int8_form, registered_neurons
+from keras_spiking_rnn.int8.arithmetic import MEAN_SITES, SIGMOID_RANGE, TANH_RANGE
+from keras_spiking_rnn.int8.rounding import quantize_weights, range_scale
 from keras_spiking_rnn.layers import LeakyReadout, SpikeCountReadout, SpikingRNN
-from keras_spiking_rnn.quantization import arithmetic
-from keras_spiking_rnn.quantization.fake_quant import (
-    SiteRanges,
-    quantize_bias,
-    quantize_constant,
-    quantize_weights,
-    range_scale,
-    weight_scale,
-)
+from keras_spiking_rnn.quantization.cells import RANGE_DECAY, check_range_decay, quantization_aware
+from keras_spiking_rnn.quantization.fake_quant import SiteRanges
 
 _PACKAGE = "keras_spiking_rnn"
-RANGE_DECAY = 0.99  # per batch; 0.99 follows a fine-tuning run of a few hundred batches
-
-
-def _check_decay(range_decay: float) -> float:
-    if isinstance(range_decay, bool) or not isinstance(range_decay, (int, float)) or not 0.0 <= range_decay < 1.0:
-        raise ValueError(f"`range_decay` must be a number in [0, 1), got {range_decay!r}.")
-    return float(range_decay)
-
-
-class _QuantizedCell:
-    """Mixin for a cell: fake-quantized step, plus a last state (batch, 2 * tracked sites) of the extremes
-    seen by each site during the sequence, from which the layer updates the ranges once per batch."""
-
-    projects_inputs = False  # each step rounds its own inputs and product, as the int8 model does
-
-    def __init__(
-        self,
-        *args: Any,
-        per_channel: bool = False,
-        range_decay: float = RANGE_DECAY,
-        input_range: tuple[float, float] | None = None,
-        **kwargs: Any,
-    ):
-        super().__init__(*args, **kwargs)
-        self.per_channel = bool(per_channel)
-        self.range_decay = _check_decay(range_decay)
-        # The int8 range of the inputs when an upstream layer fixes it (spikes: [0, 1]); None: the inputs are
-        # the model's, and this cell rounds them to a range it tracks (site "input").
-        self.input_range = None if input_range is None else (float(input_range[0]), float(input_range[1]))
-        tracked = [site for site in self.all_sites() if site not in self.fixed_ranges()]
-        self.state_size = list(self.state_size) + [2 * len(tracked)]
-
-    def quantized_sites(self) -> tuple[str, ...]:
-        raise NotImplementedError
-
-    def all_sites(self) -> tuple[str, ...]:
-        return (("input",) if self.input_range is None else ()) + tuple(self.quantized_sites())
-
-    def input_scale(self):
-        """The int8 step of this cell's inputs (the bias is stored in units of it times the weights')."""
-        return range_scale(*(self.input_range or self.site_ranges.range_of("input")))
-
-    def fixed_ranges(self) -> dict[str, tuple[float, float]]:
-        return {}
-
-    def build(self, input_shape) -> None:
-        super().build(input_shape)
-        self.site_ranges = SiteRanges(self, self.all_sites(), self.fixed_ranges(), self.range_decay)
-
-    def get_initial_state(self, batch_size=None, **kwargs):
-        states = list(super().get_initial_state(batch_size=batch_size, **kwargs))
-        batch = tf.shape(states[0])[0]
-        return states + [tf.zeros((batch, self.state_size[-1]), dtype=self.compute_dtype)]
-
-    def synapse(self, quantize, scale, columns=slice(None)) -> arithmetic.Synapse:
-        """The weights as the int8 model holds them: ``(1 - alpha)`` folded in, then quantized (registered
-        with ``quantize`` so that the products are requantized as TFLM does)."""
-        kernel = self.kernel[:, columns] * scale
-        bias = None
-        if self.bias is not None:
-            bias = quantize_bias(
-                self.bias[columns] * scale, self.input_scale() * weight_scale(kernel, self.per_channel)
-            )
-        kernel = quantize.weights(kernel, self.per_channel)
-        recurrent = None
-        if getattr(self, "recurrent_kernel", None) is not None:
-            recurrent = quantize.weights(self.recurrent_kernel[:, columns] * scale, self.per_channel)
-        return arithmetic.Synapse(kernel, bias, recurrent)
-
-    # The site whose grid each state is stored on (None: spikes, exactly 0 or 1 on the grid of [0, 1]).
-    state_sites: tuple[str | None, ...] = ()
-
-    def call(self, inputs, states, training=None):
-        *states, extremes = states
-        observed: dict[str, tuple[tf.Tensor, tf.Tensor]] = {}
-        quantize = self.site_ranges.quantizer(observed, axis=-1)
-        if self.input_range is None:
-            inputs = quantize("input", inputs)
-        else:
-            quantize.register(inputs, self.input_scale())
-        for state, site in zip(states, self.state_sites):
-            quantize.register(state, range_scale(*self.site_ranges.range_of(site)) if site else 1.0 / 255.0)
-        output, new_states = self.quantized_step(inputs, states, quantize)
-        sites = self.site_ranges.sites
-        previous = tf.reshape(extremes, (-1, len(sites), 2))
-        merged = []
-        for i, site in enumerate(sites):
-            low, high = previous[:, i, 0], previous[:, i, 1]
-            if site in observed:
-                low, high = tf.minimum(low, observed[site][0]), tf.maximum(high, observed[site][1])
-            merged.append(tf.stack([low, high], axis=-1))
-        extremes = tf.reshape(tf.stack(merged, axis=1), (-1, 2 * len(sites)))
-        return output, [*new_states, extremes]
-
-    def quantized_step(self, inputs, states, quantize):
-        raise NotImplementedError
-
-    def learned_ranges(self) -> dict[str, tuple[float, float]]:
-        return self.site_ranges.learned()
-
-    def get_config(self) -> dict[str, Any]:
-        config = {"per_channel": self.per_channel, "range_decay": self.range_decay, "input_range": self.input_range}
-        return {**super().get_config(), **config}
-
-
-def _spike_function(surrogate, quantize):
-    """Spikes from the margin ``potential - threshold`` (threshold 0 here, see ``arithmetic``): forward, TFLM's
-    int8 comparison with 0; backward, the surrogate's gradient."""
-
-    def spike(margin, threshold):
-        smooth = surrogate(margin - threshold)
-        exact = tf.cast(quantize.positive(margin), smooth.dtype)
-        return smooth + tf.stop_gradient(exact - smooth)
-
-    return spike
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class QuantizedLIFCell(_QuantizedCell, LIFCell):
-    """A ``LIFCell`` computed as its int8 TFLite Micro model computes it.
-
-    The float cell is [`LIFCell`][keras_spiking_rnn.cells.LIFCell].
-
-    Args:
-        *args: the positional arguments of ``LIFCell`` (``units``, ...).
-        per_channel: one weight scale per output neuron instead of one per matrix.
-        range_decay: decay per batch of the ranges' moving averages, in [0, 1).
-        input_range: the ``(min, max)`` range of the inputs when the layer below fixes it (spikes:
-            ``(0, 1)``); None: the inputs are the model's, rounded to a range the cell learns.
-        **kwargs: the keyword arguments of ``LIFCell``.
-
-    Raises:
-        ValueError: ``range_decay`` not a number in [0, 1), or an invalid argument of ``LIFCell``.
-
-    Examples:
-        >>> layer = QuantizedSpikingRNN(neuron=QuantizedLIFCell(8), return_sequences=True)
-        >>> layer(np.ones((2, 20, 3), "float32")).shape
-        TensorShape([2, 20, 8])
-    """
-
-    state_sites = ("potential", None)
-
-    def quantized_sites(self):
-        return arithmetic.LEAKY_SITES if self.reset == "zero" else arithmetic.LIF_SUBTRACT_SITES
-
-    def quantized_step(self, inputs, states, quantize):
-        potential, spikes = states
-        alpha = decay(self.dt, self.tau_m, self.compute_dtype)
-        spikes, potential = arithmetic.lif_step(
-            inputs,
-            potential,
-            spikes,
-            self.synapse(quantize, 1.0 - alpha),
-            quantize.constant(alpha),
-            quantize.constant(self.threshold),
-            self.reset,
-            quantize,
-            _spike_function(self.surrogate, quantize),
-        )
-        return spikes, [potential, spikes]
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class QuantizedALIFCell(_QuantizedCell, ALIFCell):
-    """An ``ALIFCell`` computed as its int8 TFLite Micro model computes it.
-
-    The float cell is [`ALIFCell`][keras_spiking_rnn.cells.ALIFCell].
-
-    Args:
-        *args: the positional arguments of ``ALIFCell`` (``units``, ...).
-        per_channel: one weight scale per output neuron instead of one per matrix.
-        range_decay: decay per batch of the ranges' moving averages, in [0, 1).
-        input_range: the ``(min, max)`` range of the inputs when the layer below fixes it (spikes:
-            ``(0, 1)``); None: the inputs are the model's, rounded to a range the cell learns.
-        **kwargs: the keyword arguments of ``ALIFCell``.
-
-    Raises:
-        ValueError: ``range_decay`` not a number in [0, 1), or an invalid argument of ``ALIFCell``.
-
-    Examples:
-        >>> layer = QuantizedSpikingRNN(neuron=QuantizedALIFCell(8, per_channel=True), return_sequences=True)
-        >>> layer(np.ones((2, 20, 3), "float32")).shape
-        TensorShape([2, 20, 8])
-    """
-
-    state_sites = ("potential", "adaptation", None)
-
-    def quantized_sites(self):
-        return arithmetic.ALIF_SITES
-
-    def quantized_step(self, inputs, states, quantize):
-        potential, eta, spikes = states  # eta is beta * eta here, as in the int8 model
-        alpha = decay(self.dt, self.tau_m, self.compute_dtype)
-        rho = decay(self.dt, self.tau_adp, self.compute_dtype)
-        spikes, potential, eta = arithmetic.alif_step(
-            inputs,
-            potential,
-            eta,
-            spikes,
-            self.synapse(quantize, 1.0 - alpha),
-            quantize.constant(alpha),
-            quantize.constant(rho),
-            quantize.constant(self.adaptation * (1.0 - rho)),
-            self.threshold,
-            quantize,
-            _spike_function(self.surrogate, quantize),
-        )
-        return spikes, [potential, eta, spikes]
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class QuantizedGatedSpikingCell(_QuantizedCell, GatedSpikingCell):
-    """A ``GatedSpikingCell`` computed as its int8 TFLite Micro model computes it.
-
-    The float cell is [`GatedSpikingCell`][keras_spiking_rnn.cells.GatedSpikingCell].
-    The output levels are the int8 model's: each level's height and boundary rounded to int8 as
-    constants, the sum rounded to the output's grid. The gradient is the float cell's
-    ([`multi_level_spikes`][keras_spiking_rnn.cells.multi_level_spikes]).
-
-    Args:
-        *args: the positional arguments of ``GatedSpikingCell`` (``units``, ...).
-        per_channel: one weight scale per output neuron instead of one per matrix.
-        range_decay: decay per batch of the ranges' moving averages, in [0, 1).
-        input_range: the ``(min, max)`` range of the inputs when the layer below fixes it (spikes:
-            ``(0, 1)``); None: the inputs are the model's, rounded to a range the cell learns.
-        **kwargs: the keyword arguments of ``GatedSpikingCell``.
-
-    Raises:
-        ValueError: ``range_decay`` not a number in [0, 1), or an invalid argument of ``GatedSpikingCell``.
-
-    Examples:
-        >>> layer = QuantizedSpikingRNN(neuron=QuantizedGatedSpikingCell(8, levels=7), return_sequences=True)
-        >>> layer(np.ones((2, 20, 3), "float32")).shape
-        TensorShape([2, 20, 8])
-    """
-
-    state_sites = ("synaptic", "potential", "output")
-
-    def quantized_sites(self):
-        return arithmetic.GATED_SITES
-
-    def fixed_ranges(self):
-        return {
-            "forget": arithmetic.SIGMOID_RANGE,
-            "potential": arithmetic.gated_potential_range(self),
-            "levels": (0.0, (self.dead_zone + 1) * self.threshold),
-            "output": (0.0, self.levels * self.threshold),
-        }
-
-    def quantized_step(self, inputs, states, quantize):
-        synaptic, potential, output = states
-        boundaries, heights = arithmetic.gated_levels(self)
-        boundaries, heights = quantize.constant(boundaries), quantize_constant(heights)
-        kept = heights.shape[0]
-
-        def level_outputs(v):
-            exact = tf.where(quantize.greater(v, boundaries), heights, tf.zeros_like(heights))
-            smooth = multi_level_spikes(v, self.threshold, self.levels, self.dead_zone, self.surrogate)
-            # Forward: the int8 levels; backward: the float cell's gradient (carried by the first level).
-            carry = (smooth - tf.stop_gradient(smooth))[..., None] * tf.one_hot(0, kept, dtype=v.dtype)
-            return exact + carry
-
-        ones = tf.ones((self.units,), self.compute_dtype)
-        output, synaptic, potential = arithmetic.gated_step(
-            inputs,
-            synaptic,
-            potential,
-            output,
-            self.synapse(quantize, ones, slice(0, self.units)),
-            self.synapse(quantize, ones, slice(self.units, 2 * self.units)),
-            level_outputs,
-            quantize,
-        )
-        return output, [synaptic, potential, output]
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class QuantizedLeakyIntegratorCell(_QuantizedCell, LeakyIntegratorCell):
-    """A ``LeakyIntegratorCell`` computed as its int8 TFLite Micro model computes it.
-
-    The float cell is [`LeakyIntegratorCell`][keras_spiking_rnn.cells.LeakyIntegratorCell];
-    [`QuantizedLeakyReadout`][keras_spiking_rnn.quantization.layers.QuantizedLeakyReadout] makes it.
-
-    Args:
-        *args: the positional arguments of ``LeakyIntegratorCell`` (``units``, ...).
-        per_channel: one weight scale per output neuron instead of one per matrix.
-        range_decay: decay per batch of the ranges' moving averages, in [0, 1).
-        input_range: the ``(min, max)`` range of the inputs when the layer below fixes it (spikes:
-            ``(0, 1)``); None: the inputs are the model's, rounded to a range the cell learns.
-        **kwargs: the keyword arguments of ``LeakyIntegratorCell``.
-
-    Raises:
-        ValueError: ``range_decay`` not a number in [0, 1), or an invalid argument of ``LeakyIntegratorCell``.
-
-    Examples:
-        >>> type(QuantizedLeakyReadout(4).cell).__name__
-        'QuantizedLeakyIntegratorCell'
-    """
-
-    state_sites = ("potential",)
-
-    def quantized_sites(self):
-        return arithmetic.READOUT_SITES
-
-    def quantized_step(self, inputs, states, quantize):
-        (potential,) = states
-        alpha = decay(self.dt, self.tau_m, self.compute_dtype)
-        potential = arithmetic.readout_step(
-            inputs, potential, self.synapse(quantize, 1.0 - alpha), quantize.constant(alpha), quantize
-        )
-        return potential, [potential]
 
 
 class _TracksRanges:
@@ -376,7 +60,8 @@ class QuantizedSpikingRNN(_TracksRanges, SpikingRNN):
     Args:
         units: number of neurons; may be omitted, as ``neuron`` is a cell object.
         neuron: a quantization-aware cell, e.g.
-            [`QuantizedALIFCell`][keras_spiking_rnn.quantization.layers.QuantizedALIFCell].
+            ``quantization_aware(ALIFCell)(units)`` (see
+            [`quantization_aware`][keras_spiking_rnn.quantization.cells.quantization_aware]).
         return_sequences: as in ``SpikingRNN``.
         return_state: as in ``SpikingRNN``.
         go_backwards: as in ``SpikingRNN`` (the int8 export cannot run backwards).
@@ -393,10 +78,17 @@ class QuantizedSpikingRNN(_TracksRanges, SpikingRNN):
         TypeError: as in ``SpikingRNN``, e.g. cell arguments given with the cell object.
 
     Examples:
-        >>> layer = QuantizedSpikingRNN(neuron=QuantizedLIFCell(8), return_sequences=True)
+        >>> layer = QuantizedSpikingRNN(neuron=quantization_aware(LIFCell)(8), return_sequences=True)
         >>> layer(np.ones((2, 20, 3), "float32")).shape
         TensorShape([2, 20, 8])
     """
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects=None) -> QuantizedSpikingRNN:
+        for neuron in registered_neurons().values():  # the twins of neurons registered since import
+            if missing_int8_form(neuron) is None:
+                quantization_aware(neuron)
+        return super().from_config(config, custom_objects=custom_objects)
 
 
 def _running_mean(layer, values, factor, ranges: SiteRanges, training, values_scale=None) -> tf.Tensor:
@@ -440,7 +132,8 @@ class QuantizedLeakyReadout(_TracksRanges, LeakyReadout):
         bptt: as in ``LeakyReadout``; the quantization-aware cell always runs Keras's own loop.
         jit_compile: as in ``LeakyReadout``.
         **kwargs: Keras layer arguments and the arguments of
-            [`QuantizedLeakyIntegratorCell`][keras_spiking_rnn.quantization.layers.QuantizedLeakyIntegratorCell]
+            the quantization-aware twin of its neuron
+            ([`QuantizationAwareCell`][keras_spiking_rnn.quantization.cells.QuantizationAwareCell])
             (``per_channel``, ``range_decay``, ``input_range``, ``tau_m_initializer``, ...).
 
     Raises:
@@ -452,11 +145,14 @@ class QuantizedLeakyReadout(_TracksRanges, LeakyReadout):
         TensorShape([2, 4])
     """
 
-    cell_class = QuantizedLeakyIntegratorCell
+    @property
+    def cell_class(self) -> type:
+        """The quantization-aware twin of the float readout's neuron."""
+        return quantization_aware(LeakyReadout.cell_class.fget(self))
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
-        self.mean_ranges = SiteRanges(self, arithmetic.MEAN_SITES, {}, self.cell.range_decay)
+        self.mean_ranges = SiteRanges(self, MEAN_SITES, {}, self.cell.range_decay)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if mask is not None:
@@ -495,7 +191,7 @@ class QuantizedSpikeCountReadout(SpikeCountReadout):
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.mean_ranges = SiteRanges(self, arithmetic.MEAN_SITES, {}, RANGE_DECAY)
+        self.mean_ranges = SiteRanges(self, MEAN_SITES, {}, RANGE_DECAY)
 
     def call(self, inputs, mask=None, training=False):
         if mask is not None:
@@ -508,9 +204,9 @@ class QuantizedSpikeCountReadout(SpikeCountReadout):
 
 
 _FIXED_OUTPUT = {
-    "sigmoid": arithmetic.SIGMOID_RANGE,
-    "softmax": arithmetic.SIGMOID_RANGE,
-    "tanh": arithmetic.TANH_RANGE,
+    "sigmoid": SIGMOID_RANGE,
+    "softmax": SIGMOID_RANGE,
+    "tanh": TANH_RANGE,
 }
 
 
@@ -545,7 +241,7 @@ class QuantizedDense(keras.layers.Dense):
     def __init__(self, *args: Any, per_channel: bool = False, range_decay: float = RANGE_DECAY, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.per_channel = bool(per_channel)
-        self.range_decay = _check_decay(range_decay)
+        self.range_decay = check_range_decay(range_decay)
 
     def build(self, input_shape):
         super().build(input_shape)

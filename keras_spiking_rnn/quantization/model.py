@@ -7,20 +7,17 @@ from typing import Any
 import numpy as np
 
 from keras_spiking_rnn._keras import LEGACY, keras
-from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LIFCell
+from keras_spiking_rnn.cells.neuron import missing_int8_form
+from keras_spiking_rnn.graph import INFERENCE_NO_OPS, UnsupportedLayerError, linear_layers
 from keras_spiking_rnn.layers import LeakyReadout, SpikeCountReadout, SpikingRNN
+from keras_spiking_rnn.quantization.cells import RANGE_DECAY, quantization_aware
 from keras_spiking_rnn.quantization.layers import (
-    RANGE_DECAY,
-    QuantizedALIFCell,
     QuantizedDense,
-    QuantizedGatedSpikingCell,
     QuantizedLeakyReadout,
-    QuantizedLIFCell,
     QuantizedSpikeCountReadout,
     QuantizedSpikingRNN,
 )
 
-_CELLS = {LIFCell: QuantizedLIFCell, ALIFCell: QuantizedALIFCell, GatedSpikingCell: QuantizedGatedSpikingCell}
 _QUANTIZED = (QuantizedSpikingRNN, QuantizedLeakyReadout, QuantizedSpikeCountReadout, QuantizedDense)
 
 
@@ -51,12 +48,7 @@ def _quantized_layer(
 ) -> keras.layers.Layer:
     options = {"per_channel": per_channel, "range_decay": range_decay, "input_range": input_range}
     if isinstance(layer, SpikingRNN):
-        cell_class = _CELLS.get(type(layer.cell))
-        if cell_class is None:
-            raise ValueError(
-                f"quantize_model: layer {layer.name!r} has a {type(layer.cell).__name__}; quantization-aware "
-                f"training handles {', '.join(c.__name__ for c in _CELLS)}."
-            )
+        cell_class = quantization_aware(type(layer.cell))
         config = layer.get_config()
         cell_config = {k: v for k, v in layer.cell.get_config().items() if k not in ("name", "trainable")}
         config["neuron"] = cell_class(**cell_config, **options)
@@ -109,7 +101,7 @@ def quantize_model(
     compute in float. The sequence length must be fixed for mean/count readouts (``keras.Input((T, f))``).
 
     Args:
-        model: a trained Keras 3 model, a linear stack of ``SpikingRNN`` (lif, alif, gated),
+        model: a trained Keras 3 model, a linear stack of ``SpikingRNN`` (of any neuron with an int8 form),
             ``LeakyReadout``, ``SpikeCountReadout``, ``Dense`` and inference no-ops (``Dropout`` ...).
         per_channel: one weight scale per output neuron; the export must use the same setting (it
             follows the model by default).
@@ -145,8 +137,6 @@ def quantize_model(
             "quantize_model builds Keras 3 models; under TF_USE_LEGACY_KERAS=1 quantize with "
             "keras_spiking_rnn.quantization.tfmot.quantize_model (tensorflow-model-optimization)."
         )
-    from keras_spiking_rnn.export.streaming import UnsupportedLayerError, linear_layers
-
     if not isinstance(model, keras.Model):
         raise TypeError(f"quantize_model: `model` must be a keras.Model, got {type(model).__name__}.")
     if is_quantized(model):
@@ -165,22 +155,22 @@ def quantize_model(
             )
         if isinstance(layer, keras.layers.Dense) and type(layer) is not keras.layers.Dense:
             raise ValueError(f"quantize_model: layer {layer.name!r} ({type(layer).__name__}) is not handled.")
-        known = (SpikingRNN, LeakyReadout, SpikeCountReadout, keras.layers.Dense, keras.layers.Dropout)
-        no_op = (keras.layers.GaussianNoise, keras.layers.GaussianDropout, keras.layers.AlphaDropout)
-        if not isinstance(layer, known + no_op + (keras.layers.ActivityRegularization,)):
+        if not isinstance(layer, (SpikingRNN, LeakyReadout, SpikeCountReadout, keras.layers.Dense, *INFERENCE_NO_OPS)):
             raise ValueError(
                 f"quantize_model: layer {layer.name!r} ({type(layer).__name__}) has no int8 form. Supported: "
-                "SpikingRNN (lif/alif/gated), LeakyReadout, SpikeCountReadout, Dense, Dropout and other "
-                "layers that do nothing at inference."
+                "SpikingRNN of a neuron with an int8 form, LeakyReadout, SpikeCountReadout, Dense, Dropout and "
+                "other layers that do nothing at inference."
             )
+        reason = missing_int8_form(layer.cell) if isinstance(layer, (SpikingRNN, LeakyReadout)) else None
+        if reason:
+            raise ValueError(f"quantize_model: layer {layer.name!r}: {reason}.")
     input_shape = tuple(model.inputs[0].shape[1:])
     quantized = []
     input_range = None  # the first layer rounds the model's input to a range it learns
     for layer in layers:
         quantized.append(_quantized_layer(layer, bool(per_channel), range_decay, input_range))
         if isinstance(layer, SpikingRNN):  # what the next layer receives, on a grid fixed by this one
-            cell = layer.cell
-            input_range = (0.0, cell.levels * cell.threshold) if isinstance(cell, GatedSpikingCell) else (0.0, 1.0)
+            input_range = (0.0, layer.cell.output_levels * layer.cell.output_height)
         elif not isinstance(layer, keras.layers.Dropout):
             input_range = None
     qat = keras.Sequential([keras.Input(input_shape), *quantized], name=model.name + "_qat")

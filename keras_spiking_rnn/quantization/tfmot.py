@@ -77,8 +77,8 @@ from tensorflow_model_optimization.python.core.quantization.keras.default_8bit i
 )
 
 from keras_spiking_rnn._keras import keras  # noqa: E402
-from keras_spiking_rnn.cells import ALIFCell, GatedSpikingCell, LeakyIntegratorCell, LIFCell  # noqa: E402
-from keras_spiking_rnn.export.streaming import linear_layers  # noqa: E402
+from keras_spiking_rnn.cells.neuron import Neuron  # noqa: E402
+from keras_spiking_rnn.graph import linear_layers  # noqa: E402
 from keras_spiking_rnn.layers import SpikeCountReadout, custom_objects_by_name  # noqa: E402
 
 __all__ = [
@@ -256,7 +256,6 @@ class SpikeCountReadoutQuantizeConfig(_QuantizeConfig):
 
 
 _CONFIGS = (SpikingRNNQuantizeConfig, LeakyReadoutQuantizeConfig, SpikeCountReadoutQuantizeConfig)
-_SPIKING_CELLS = (LIFCell, ALIFCell, GatedSpikingCell)
 
 
 def _custom_objects() -> dict[str, Any]:
@@ -293,9 +292,9 @@ def quantize_config_for(layer: keras.layers.Layer, per_axis: bool = False) -> _Q
         per_axis: one weight scale per output column instead of one per matrix.
 
     Returns:
-        ``SpikingRNNQuantizeConfig`` for a ``keras.layers.RNN`` (``SpikingRNN`` included) of a LIF, ALIF or
-        gated cell (output quantized for the gated cell only), ``LeakyReadoutQuantizeConfig`` for
-        ``LeakyReadout`` or an RNN of a ``LeakyIntegratorCell``, ``SpikeCountReadoutQuantizeConfig`` for
+        ``SpikingRNNQuantizeConfig`` for a ``keras.layers.RNN`` (``SpikingRNN`` included) of a spiking neuron
+        (output quantized for multi-level outputs only), ``LeakyReadoutQuantizeConfig`` for
+        ``LeakyReadout`` or an RNN of a non-spiking neuron, ``SpikeCountReadoutQuantizeConfig`` for
         ``SpikeCountReadout``; None otherwise.
 
     Raises:
@@ -307,12 +306,12 @@ def quantize_config_for(layer: keras.layers.Layer, per_axis: bool = False) -> _Q
     if not isinstance(layer, keras.layers.RNN):
         return None
     cell = layer.cell
-    if isinstance(cell, _SPIKING_CELLS):
-        config = SpikingRNNQuantizeConfig(per_axis=per_axis, quantize_output=isinstance(cell, GatedSpikingCell))
-    elif isinstance(cell, LeakyIntegratorCell):
-        config = LeakyReadoutQuantizeConfig(per_axis=per_axis)
-    else:
+    if not isinstance(cell, Neuron):
         return None
+    if cell.emits_spikes:  # 0/1 spikes are exact in int8; multi-level outputs are not
+        config = SpikingRNNQuantizeConfig(per_axis=per_axis, quantize_output=cell.output_levels > 1)
+    else:
+        config = LeakyReadoutQuantizeConfig(per_axis=per_axis)
     if config.quantize_output and getattr(layer, "return_state", False):
         raise ValueError(
             f"Layer {layer.name!r} ({type(layer).__name__}, cell {type(cell).__name__}) has return_state=True: "

@@ -147,7 +147,7 @@ class FirmwareResult:
 
 def default_kit() -> Path:
     """The ``export/`` folder beside the package, in a source checkout (or an editable install)."""
-    return Path(__file__).resolve().parents[1] / "export"
+    return Path(__file__).resolve().parents[2] / "export"
 
 
 def resolve_tflm(tflm_root: str | Path | None, kernels: str) -> Path:
@@ -292,8 +292,8 @@ def build_and_run(
         update_report: add the figures to ``model_dir/report.json`` under ``"firmware"``.
 
     Returns:
-        The [`FirmwareResult`][keras_spiking_rnn.firmware.FirmwareResult]: mismatches, arena use, instruction counts
-            and sizes.
+        The [`FirmwareResult`][keras_spiking_rnn.export.firmware.FirmwareResult]: mismatches, arena use,
+            instruction counts and sizes.
 
     Raises:
         ValueError: an unknown ``target`` or ``kernels``, or ``"cmsis-nn"`` kernels for the host.
