@@ -53,8 +53,11 @@ def site(tmp_path_factory):
 
 
 def test_site_builds_strictly_with_every_page(site):
-    for page in ("getting-started", "neuron-models", "surrogates", "training", "deployment", "analysis", "benchmarks"):
+    pages = ("getting-started", "neuron-models", "adding-a-neuron", "surrogates", "training", "deployment", "analysis")
+    for page in (*pages, "benchmarks"):
         assert (site / page / "index.html").exists(), page
+    adding = (site / "adding-a-neuron" / "index.html").read_text()
+    assert "int8_parameters" in adding and "register_neuron" in adding  # examples/custom_neuron.py is included
     deployment = (site / "deployment" / "index.html").read_text()
     assert "The generated files" in deployment  # export/README.md is included, not copied
 

@@ -11,16 +11,7 @@ from keras_spiking_rnn.cells.neuron import implementation, missing_int8_form
 from keras_spiking_rnn.export import StreamingModel, UnsupportedLayerError
 from keras_spiking_rnn.quantization import quantization_aware, quantize_model
 from tests import neuron_zoo  # noqa: F401  (registers the test-only neuron)
-
-
-class HalfResetLIFCell(LIFCell):
-    """A user's LIF whose reset keeps half the potential: new float equations, the parent's int8 step."""
-
-    def update(self, current, states, constants):
-        potential, spikes = states
-        (alpha,) = constants
-        potential = alpha * potential * (1.0 - 0.5 * spikes) + (1.0 - alpha) * current
-        return [potential, self.surrogate(potential - self.threshold)]
+from tests.test_bptt import SoftResetLIFCell  # a LIF whose update resets to half the potential
 
 
 def _model(cell):
@@ -28,7 +19,7 @@ def _model(cell):
 
 
 def test_a_subclass_with_new_equations_is_served_by_its_own_code_only():
-    cell = HalfResetLIFCell(4)
+    cell = SoftResetLIFCell(4)
     assert implementation(cell, "update") is not None
     assert implementation(cell, "adjoint") is None  # the fused BPTT tapes its update instead
     assert implementation(cell, "int8_step") is None
@@ -40,17 +31,17 @@ def test_a_subclass_with_new_equations_is_served_by_its_own_code_only():
 
 
 def test_quantize_model_and_the_export_refuse_a_subclass_with_the_parents_int8_step():
-    model = _model(HalfResetLIFCell(4))
+    model = _model(SoftResetLIFCell(4))
     reason = missing_int8_form(model.layers[0].cell)
-    assert "HalfResetLIFCell" in reason and "`update`" in reason and "int8_step" in reason
+    assert "SoftResetLIFCell" in reason and "`update`" in reason and "int8_step" in reason
     with pytest.raises(
-        ValueError, match=r"HalfResetLIFCell overrides `update`.*implement `HalfResetLIFCell.int8_step`"
+        ValueError, match=r"SoftResetLIFCell overrides `update`.*implement `SoftResetLIFCell.int8_step`"
     ):
         quantize_model(model)
-    with pytest.raises(UnsupportedLayerError, match=r"HalfResetLIFCell overrides `update`"):
+    with pytest.raises(UnsupportedLayerError, match=r"SoftResetLIFCell overrides `update`"):
         StreamingModel(model, sequence_length=10)
-    with pytest.raises(TypeError, match="HalfResetLIFCell"):
-        quantization_aware(HalfResetLIFCell)
+    with pytest.raises(TypeError, match="SoftResetLIFCell"):
+        quantization_aware(SoftResetLIFCell)
 
 
 def test_a_neuron_without_an_int8_form_trains_but_is_refused_by_name():
@@ -83,7 +74,7 @@ def test_register_neuron_refuses_what_is_not_a_neuron_and_taken_names():
     with pytest.raises(TypeError, match="must be a Keras layer class implementing the neuron protocol"):
         register_neuron("plain")(keras.layers.Dense)
     with pytest.raises(ValueError, match="already taken by LIFCell"):
-        register_neuron("lif")(HalfResetLIFCell)
+        register_neuron("lif")(SoftResetLIFCell)
     with pytest.raises(ValueError, match="non-empty string"):
         register_neuron("")
 

@@ -71,13 +71,35 @@ class MinValue(keras.constraints.Constraint):
 
 def add_time_constant(
     layer: keras.layers.Layer, name: str, units: int, initializer: InitializerLike, min_tau: float, trainable: bool
-):
-    """Adds a per-neuron time constant of shape (units,), kept at or above ``min_tau``.
+) -> Any:
+    """Adds a per-neuron time constant of shape (units,), kept at or above ``min_tau``, to a cell in ``build``.
 
-    The :class:`MinValue` constraint runs after every optimizer step, and once
+    The [`MinValue`][keras_spiking_rnn.cells.MinValue] constraint runs after every optimizer step, and once
     here, since an initializer such as ``RandomNormal(20, 5)`` may draw a few
-    values below ``min_tau``. An initializer whose draws average at or below
-    ``min_tau`` (e.g. a non-positive constant) is a mistake and raises ValueError.
+    values below ``min_tau``. A neuron of your own adds its time constants with it
+    (``examples/custom_neuron.py``).
+
+    Args:
+        layer: the cell, in its ``build``.
+        name: the weight's name, e.g. ``"tau_syn"``; the error message calls the initializer ``{name}_initializer``.
+        units: number of neurons.
+        initializer: the initializer of the time constants, in steps of ``dt``.
+        min_tau: the smallest value allowed.
+        trainable: whether the time constants train.
+
+    Returns:
+        The weight (a Keras variable of shape (units,)).
+
+    Raises:
+        ValueError: an initializer whose draws are not finite or average at or below ``min_tau`` (e.g. a
+            non-positive constant).
+
+    Examples:
+        >>> cell = LIFCell(4)
+        >>> cell.build((None, 3))
+        >>> tau = add_time_constant(cell, "tau_syn", 4, keras.initializers.Constant(5.0), 1.0, True)
+        >>> tau.numpy()
+        array([5., 5., 5., 5.], dtype=float32)
     """
     constraint = MinValue(min_tau)
     weight = layer.add_weight(
