@@ -24,4 +24,17 @@ if LEGACY:
 else:
     import keras
 
-__all__ = ["LEGACY", "keras"]
+if LEGACY:
+
+    class DropoutRNNCell:
+        """tf-keras's RNN layer does not prepare Keras 3's dropout masks; the cells refuse dropout there."""
+
+        dropout = 0.0
+        recurrent_dropout = 0.0
+
+else:
+    # Keras 3's dropout mixin of its RNN cells: keras.layers.RNN draws one mask per sequence before the time loop
+    # (``get_dropout_mask``, ``get_recurrent_dropout_mask``) and clears it after; not exported as public API.
+    from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+__all__ = ["LEGACY", "DropoutRNNCell", "keras"]

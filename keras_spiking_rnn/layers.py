@@ -129,11 +129,16 @@ class _SequenceRNN(keras.layers.RNN):
 
             inputs = sequences
         else:
+            dropping = bool(training) and getattr(self.cell, "dropout", 0.0) > 0
+            if dropping:  # one mask per sequence (drawn by keras.layers.RNN.call), the same at every step
+                sequences = sequences * self.cell.get_dropout_mask(sequences[:, 0])[:, None, :]
             inputs = self.cell.project_inputs(sequences)
             if self._checks_projection():
                 # NaN or Inf in the inputs makes their projection non-finite too, and it is smaller to scan
                 inputs = _check_finite(self, inputs, "in its inputs or in `kernel`/`bias` (a diverged update?)")
-            if self.bptt == "fused" and fused_bptt.supports(self.cell, mask, self.unroll):
+            # The fused adjoint has no recurrent dropout mask: training with one runs Keras's loop.
+            recurrent_dropping = bool(training) and getattr(self.cell, "recurrent_dropout", 0.0) > 0
+            if self.bptt == "fused" and not recurrent_dropping and fused_bptt.supports(self.cell, mask, self.unroll):
                 result = self._sequence_runner()(inputs, initial_state, go_backwards=self.go_backwards)
                 self._add_firing_rate_loss(result[1], mask)
                 return result
@@ -226,7 +231,8 @@ class SpikingRNN(_SequenceRNN):
             invalid cell argument.
         TypeError: non-float inputs, cell arguments the cell does not take (or given with a cell
             object), a ``neuron`` object that is not an RNN cell.
-        tf.errors.InvalidArgumentError: NaN or Inf in the inputs.
+        tf.errors.InvalidArgumentError: NaN or Inf in the inputs; in training, a NaN or Inf gradient, naming
+            the layer and whether it received it or its backward pass through time produced it.
 
     Examples:
         >>> model = keras.Sequential([
@@ -286,7 +292,8 @@ class SpikingRNN(_SequenceRNN):
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if sequences.dtype.is_floating and not self._checks_projection():
             sequences = _check_finite(self, sequences)
-        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+        outputs = super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+        return _check_gradient_received(self, outputs) if training else outputs
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -339,14 +346,42 @@ def deserialize_neuron(config: Any, custom_objects=None, owner: str = "SpikingRN
 
 
 def _check_finite(layer, tensor, where: str = "inputs"):
-    """``tensor``, after checking that it is finite; gradients pass unchecked (they are not inputs)."""
+    """``tensor``, after checking that it is finite; in training, its gradient is checked too.
+
+    The gradient of a layer's (projected) inputs is what the layer's backward pass through time produced.
+    `_check_gradient_received` checks the gradient at the layer's outputs first, so when this check
+    fails, the layer itself turned a finite gradient into NaN or Inf.
+    """
     message = f"{type(layer).__name__} '{layer.name}' received NaN or Inf {where}"
+    gradient_message = (
+        f"{type(layer).__name__} '{layer.name}': the gradient became NaN or Inf in its backward pass through "
+        "time, though the gradient it received was finite (exploding gradients: try a lower learning rate, "
+        "clipnorm= in the optimizer, shorter sequences, or detach_reset=True)"
+    )
 
     @tf.custom_gradient
     def checked(values):
-        return tf.debugging.check_numerics(values, message), lambda upstream: upstream
+        return tf.debugging.check_numerics(values, message), lambda upstream: tf.debugging.check_numerics(
+            upstream, gradient_message
+        )
 
     return checked(tensor)
+
+
+def _check_gradient_received(layer, outputs):
+    """``outputs`` unchanged; in training, the gradient they receive is checked to be finite."""
+    message = (
+        f"{type(layer).__name__} '{layer.name}' received a NaN or Inf gradient from the layers after it or from "
+        "the loss"
+    )
+
+    @tf.custom_gradient
+    def watched(values):
+        return tf.identity(values), lambda upstream: tf.debugging.check_numerics(upstream, message)
+
+    if isinstance(outputs, (list, tuple)):
+        return [watched(outputs[0]), *outputs[1:]]
+    return watched(outputs)
 
 
 def _masked_mean(sequences, mask):

@@ -68,8 +68,8 @@ def test_default_initialisation_follows_the_paper():
     assert abs(tau_adp.mean() - 150) < 3 and abs(tau_adp.std() - 10) < 2
     rec = cell.recurrent_kernel.numpy()
     np.testing.assert_allclose(rec.T @ rec, np.eye(256), atol=1e-4)  # orthogonal
-    limit = np.sqrt(6 / (64 + 256))
-    assert np.abs(cell.kernel.numpy()).max() <= limit  # Xavier-uniform
+    kernel = cell.kernel.numpy()  # lecun_normal: a normal truncated at 2 sd, variance 1 / features
+    assert np.abs(kernel).max() <= 2 * 64**-0.5 / 0.8796 + 1e-6 and abs(kernel.std() - 64**-0.5) < 0.005
     assert np.all(cell.bias.numpy() == 0)
     assert (cell.threshold, cell.adaptation) == (0.01, 1.8)
     assert cell.tau_m.trainable and cell.tau_adp.trainable

@@ -136,7 +136,7 @@ class ALIFCell(LeakyCell):
         alpha, rho = constants
         eta = rho * eta + (1.0 - rho) * spikes
         theta = self.threshold + self.adaptation * eta
-        potential = alpha * potential + (1.0 - alpha) * current - theta * spikes
+        potential = alpha * potential + (1.0 - alpha) * current - theta * self.reset_spikes(spikes)
         spikes = self.surrogate(potential - theta)
         return [potential, eta, spikes]
 
@@ -154,12 +154,13 @@ class ALIFCell(LeakyCell):
         beta = self.adaptation
         feedback = adjoints.feedback_matrix(recurrent, alpha, jit_compile)
         input_rate = 1.0 - rho
+        through_reset = 0.0 if self.detach_reset else 1.0
 
         def step(t, from_potential, from_eta, from_spikes):
             d_v = (d_outputs[t] + from_spikes) * slope[t]
             d_potential = from_potential + d_v
             d_eta = from_eta - beta * (d_v + d_potential * spikes_before[t])  # d theta_t = -(d_v + d_u * s_{t-1})
-            to_spikes = input_rate * d_eta - theta[t] * d_potential
+            to_spikes = input_rate * d_eta - through_reset * theta[t] * d_potential
             if feedback is not None:
                 to_spikes += tf.matmul(d_potential, feedback)
             return (alpha * d_potential, rho * d_eta, to_spikes), (d_potential, d_eta)
@@ -200,7 +201,8 @@ class ALIFCell(LeakyCell):
         theta = quantize("threshold", parameters["threshold"] + eta)
         decayed = quantize("potential_decay", alpha * potential, ("mul", alpha, potential))
         potential = quantize("potential_input", decayed + current)
-        potential = quantize("potential", potential - quantize("reset", theta * spikes, ("mul", theta, spikes)))
+        reset_by = ops.detached(spikes) if self.detach_reset else spikes
+        potential = quantize("potential", potential - quantize("reset", theta * reset_by, ("mul", theta, reset_by)))
         return [potential, eta, ops.spike(quantize("margin", potential - theta))]
 
     def threshold_trace(self, states: dict) -> np.ndarray:

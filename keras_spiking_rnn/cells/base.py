@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_spiking_rnn import surrogates
-from keras_spiking_rnn._keras import LEGACY, keras
+from keras_spiking_rnn._keras import LEGACY, DropoutRNNCell, keras
 from keras_spiking_rnn.cells.neuron import Neuron
 
 _PACKAGE = "keras_spiking_rnn"
@@ -41,6 +41,24 @@ def check_number(owner: str, name: str, value: Any, minimum: float = 0.0, strict
         relation = ">" if strict else ">="
         raise ValueError(f"{owner}: `{name}` must be a finite number {relation} {minimum}, got {value!r}.")
     return float(value)
+
+
+def check_rate(owner: str, name: str, value: Any) -> float:
+    """Returns ``value`` as a float if it is a number in [0, 1), or raises ValueError naming ``owner`` and ``name``."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value < 1.0
+    if not ok:
+        raise ValueError(f"{owner}: `{name}` must be a number in [0, 1), got {value!r}.")
+    return float(value)
+
+
+def check_bool(owner: str, name: str, value: Any) -> bool:
+    """Returns ``value`` if it is True or False (also NumPy's), or raises TypeError naming ``owner`` and ``name``.
+
+    Strings are refused: ``bool("False")`` is True.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: `{name}` must be True or False, got {value!r}.")
+    return bool(value)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -67,6 +85,36 @@ class MinValue(keras.constraints.Constraint):
 
     def get_config(self) -> dict[str, Any]:
         return {"min_value": self.min_value}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ValueRange(keras.constraints.Constraint):
+    """Keeps every entry of a weight in ``[min_value, max_value]`` after each optimizer step; NaN becomes
+    ``min_value``.
+
+    Args:
+        min_value: the smallest value allowed.
+        max_value: the largest value allowed (>= ``min_value``).
+
+    Raises:
+        ValueError: ``max_value`` below ``min_value``.
+
+    Examples:
+        >>> ValueRange(0.0, 1.0)(tf.constant([-0.5, 0.5, 2.0]))
+        <tf.Tensor: shape=(3,), dtype=float32, numpy=array([0. , 0.5, 1. ], dtype=float32)>
+    """
+
+    def __init__(self, min_value: float, max_value: float):
+        self.min_value, self.max_value = float(min_value), float(max_value)
+        if not self.min_value <= self.max_value:
+            raise ValueError(f"ValueRange: `max_value`={max_value!r} must be >= `min_value`={min_value!r}.")
+
+    def __call__(self, w):
+        low, high = tf.cast(self.min_value, w.dtype), tf.cast(self.max_value, w.dtype)
+        return tf.where(w >= low, tf.minimum(w, high), low)  # NaN >= low is False
+
+    def get_config(self) -> dict[str, Any]:
+        return {"min_value": self.min_value, "max_value": self.max_value}
 
 
 def add_time_constant(
@@ -173,7 +221,7 @@ def project(layer: keras.layers.Layer, inputs, kernel, bias):
     return projected
 
 
-class SpikingCell(Neuron, keras.layers.Layer):
+class SpikingCell(Neuron, DropoutRNNCell, keras.layers.Layer):
     """Base class of the spiking RNN cells.
 
     The synaptic input at step ``t`` is
@@ -201,11 +249,17 @@ class SpikingCell(Neuron, keras.layers.Layer):
         kernel_regularizer: regularizer of ``kernel``.
         recurrent_regularizer: regularizer of ``recurrent_kernel``.
         bias_regularizer: regularizer of ``bias``.
+        dropout: the fraction of the inputs' features to drop in training, as in Keras's RNN cells: one mask
+            per sequence, the same at every step (Gal & Ghahramani 2016).
+        recurrent_dropout: the fraction of the previous step's outputs to drop from the recurrent input in
+            training, one mask per sequence. Training then runs Keras's loop rather than the fused BPTT.
+        seed: the seed of the dropout masks.
         **kwargs: forwarded to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
 
     Raises:
-        ValueError: ``units`` not a positive integer or an unknown ``surrogate`` name; when built,
-            a step shape that is not (batch, features).
+        ValueError: ``units`` not a positive integer, an unknown ``surrogate`` name, or ``dropout`` or
+            ``recurrent_dropout`` not in [0, 1) (or above 0 under tf-keras); when built, a step shape that
+            is not (batch, features).
         TypeError: a ``surrogate`` that is neither a name, a dict nor a ``Surrogate``; when called,
             inputs that are not floating point.
 
@@ -231,10 +285,22 @@ class SpikingCell(Neuron, keras.layers.Layer):
         kernel_regularizer: RegularizerLike = None,
         recurrent_regularizer: RegularizerLike = None,
         bias_regularizer: RegularizerLike = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        self.units = check_positive_int(type(self).__name__, "units", units)
+        owner = type(self).__name__
+        self.units = check_positive_int(owner, "units", units)
+        self.dropout = check_rate(owner, "dropout", dropout)
+        self.recurrent_dropout = check_rate(owner, "recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+        if self.dropout or self.recurrent_dropout:
+            if LEGACY:
+                raise ValueError(f"{owner}: `dropout` and `recurrent_dropout` need Keras 3 (not tf-keras).")
+            # Only with dropout: the generator's state is a variable, and a cell without dropout keeps none.
+            self.seed_generator = keras.random.SeedGenerator(seed)
         self.surrogate = surrogates.get(surrogate)
         self.recurrent = bool(recurrent)
         self.use_bias = bool(use_bias)
@@ -344,6 +410,8 @@ class SpikingCell(Neuron, keras.layers.Layer):
             >>> output.shape, len(states)
             (TensorShape([2, 4]), 2)
         """
+        if training and self.dropout:
+            inputs = inputs * self.get_dropout_mask(inputs)
         return self.step(self.project_inputs(inputs), states, training=training)
 
     def step(
@@ -357,7 +425,8 @@ class SpikingCell(Neuron, keras.layers.Layer):
         Args:
             projected: this step's ``inputs @ kernel + bias``, (batch, n_gates * units).
             states: the states of step ``t - 1``, one (batch, units) tensor per name in ``state_names``.
-            training: Keras's training flag; the neuron update does not use it.
+            training: Keras's training flag: with ``recurrent_dropout``, the previous output is masked in
+                training; the neuron update does not use it.
 
         Returns:
             ``(output, new_states)``: ``new_states[output_state]``, (batch, units), and the list of new
@@ -371,7 +440,10 @@ class SpikingCell(Neuron, keras.layers.Layer):
             TensorShape([2, 4])
         """
         states = list(states)
-        current = self.synaptic_input(projected, states[self.output_state])
+        previous_output = states[self.output_state]
+        if training and self.recurrent_dropout:
+            previous_output = previous_output * self.get_recurrent_dropout_mask(previous_output)
+        current = self.synaptic_input(projected, previous_output)
         new_states = self.update(current, states, self.step_constants())
         return new_states[self.output_state], new_states
 
@@ -448,6 +520,9 @@ class SpikingCell(Neuron, keras.layers.Layer):
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
         }
         return {**super().get_config(), **config}
 
@@ -469,12 +544,28 @@ class LeakyCell(SpikingCell):
         initial_potential: ``"zeros"`` (default; reproducible, and what
             streaming export expects) or ``"uniform"``: ``u_0 ~ U[0, threshold]``
             per sequence, as in Yin et al.
-        **kwargs: the arguments of [`SpikingCell`][keras_spiking_rnn.cells.SpikingCell].
+        detach_reset: whether the gradient skips the reset (default True). The forward pass is the same
+            either way: the reset still acts on the potential, but BPTT treats the spike that triggers it as a
+            constant (see [`reset_spikes`][keras_spiking_rnn.cells.LeakyCell.reset_spikes]). Through a hard
+            reset, ``u_t = alpha * u_{t-1} * (1 - s_{t-1}) + ...``, BPTT gives
+            ``du_t/du_{t-1} = alpha * (1 - s_{t-1}) - alpha * u_{t-1} * surrogate'(u_{t-1} - threshold)``: for a
+            silent neuron with a negative potential the second term adds to the leak, and the gain per step
+            exceeds 1 (about 1.18 at ``u = -0.5`` with the default surrogate), so gradients grow exponentially
+            with the sequence length (1e30 at 500 steps, NaN at 2,000). snnTorch detaches the reset by
+            default and SpikingJelly offers ``detach_reset``; Zenke & Vogels (2021, Neural Computation) study
+            the choice.
+        **kwargs: the arguments of [`SpikingCell`][keras_spiking_rnn.cells.SpikingCell]; here
+            ``kernel_initializer`` defaults to ``"lecun_normal"`` (variance ``1 / features``), which keeps the
+            input current at the scale of the inputs whatever their number. Xavier's ``glorot_uniform``
+            (variance ``2 / (features + units)``) makes the input current of a layer with a few inputs
+            small next to its recurrent current; with it, LIF trained at chance on digits read pixel by
+            pixel (see docs/benchmarks.md).
 
     Raises:
         ValueError: ``threshold``, ``min_tau`` or ``dt`` not a finite number > 0, or
             ``initial_potential`` neither ``"zeros"`` nor ``"uniform"``; when built, a
             ``tau_m_initializer`` whose draws average at or below ``min_tau``.
+        TypeError: ``detach_reset`` not True or False.
 
     Examples:
         >>> cell = LIFCell(4, tau_m_initializer=keras.initializers.Constant(10.0))  # a LeakyCell
@@ -492,10 +583,13 @@ class LeakyCell(SpikingCell):
         min_tau: float = 1.0,
         dt: float = 1.0,
         initial_potential: str = "zeros",
+        detach_reset: bool = True,
         **kwargs: Any,
     ):
+        kwargs.setdefault("kernel_initializer", "lecun_normal")
         super().__init__(units, **kwargs)
         owner = type(self).__name__
+        self.detach_reset = check_bool(owner, "detach_reset", detach_reset)
         self.threshold = check_number(owner, "threshold", threshold)
         if tau_m_initializer is None:
             tau_m_initializer = keras.initializers.RandomNormal(mean=20.0, stddev=5.0)
@@ -526,6 +620,26 @@ class LeakyCell(SpikingCell):
             array([0.9048, 0.9048, 0.9048, 0.9048], dtype=float32)
         """
         return (decay(self.dt, self.tau_m, self.compute_dtype),)
+
+    def reset_spikes(self, spikes: tf.Tensor) -> tf.Tensor:
+        """The previous spikes as the reset term of ``update`` uses them: without a gradient if ``detach_reset``.
+
+        Args:
+            spikes: ``s_{t-1}``, (batch, units).
+
+        Returns:
+            ``spikes``, or ``tf.stop_gradient(spikes)`` when ``detach_reset``; the same values.
+
+        Examples:
+            >>> cell = LIFCell(4)
+            >>> s = tf.ones((1, 4))
+            >>> with tf.GradientTape() as tape:
+            ...     tape.watch(s)
+            ...     kept = 2.0 * (1.0 - cell.reset_spikes(s))
+            >>> print(tape.gradient(kept, s))
+            None
+        """
+        return tf.stop_gradient(spikes) if self.detach_reset else spikes
 
     def get_initial_state(
         self, batch_size: int | tf.Tensor | None = None, inputs: tf.Tensor | None = None, dtype: Any = None
@@ -563,5 +677,6 @@ class LeakyCell(SpikingCell):
             "min_tau": self.min_tau,
             "dt": self.dt,
             "initial_potential": self.initial_potential,
+            "detach_reset": self.detach_reset,
         }
         return {**super().get_config(), **config}

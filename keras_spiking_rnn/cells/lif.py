@@ -98,17 +98,19 @@ class LIFCell(LeakyCell):
     def update(self, current, states, constants) -> list:
         potential, spikes = states
         (alpha,) = constants
+        reset_by = self.reset_spikes(spikes)
         if self.reset == "zero":
-            potential = alpha * potential * (1.0 - spikes) + (1.0 - alpha) * current
+            potential = alpha * potential * (1.0 - reset_by) + (1.0 - alpha) * current
         else:
-            potential = alpha * potential + (1.0 - alpha) * current - self.threshold * spikes
+            potential = alpha * potential + (1.0 - alpha) * current - self.threshold * reset_by
         spikes = self.surrogate(potential - self.threshold)
         return [potential, spikes]
 
     def adjoint(self, d_outputs, d_final, sequence, recurrent, constants, previous, stored, jit_compile):
         """Closed-form BPTT of ``update``, both resets (see ``keras_spiking_rnn.bptt``).
 
-        Carried backwards: the gradients that step ``t + 1`` passes to ``u_t`` and ``s_t``.
+        Carried backwards: the gradients that step ``t + 1`` passes to ``u_t`` and ``s_t``; with
+        ``detach_reset``, ``s_t`` receives nothing through the reset.
         """
         (alpha,) = constants
         potential = stored[0]
@@ -117,15 +119,17 @@ class LIFCell(LeakyCell):
         zero_reset = self.reset == "zero"
         feedback = adjoints.feedback_matrix(recurrent, alpha, jit_compile)
         threshold = self.threshold
+        through_reset = not self.detach_reset
 
         def step(t, from_potential, from_spikes):
             d_potential = from_potential + (d_outputs[t] + from_spikes) * slope[t]
             if zero_reset:
                 to_potential = alpha * (1.0 - spikes_before[t]) * d_potential
-                to_spikes = -alpha * potential_before[t] * d_potential
+                reset_gain = -alpha * potential_before[t]
             else:
                 to_potential = alpha * d_potential
-                to_spikes = -threshold * d_potential
+                reset_gain = -threshold
+            to_spikes = reset_gain * d_potential if through_reset else tf.zeros_like(d_potential)
             if feedback is not None:
                 to_spikes += tf.matmul(d_potential, feedback)
             return (to_potential, to_spikes), (d_potential,)
@@ -154,6 +158,7 @@ class LIFCell(LeakyCell):
         alpha, threshold = ops.constant(parameters["alpha"]), ops.constant(parameters["threshold"])
         current = synaptic_current(x, spikes, ops.synapse(), quantize)
         decayed = quantize("potential_decay", alpha * potential, ("mul", alpha, potential))
+        spikes = ops.detached(spikes) if self.detach_reset else spikes  # only the reset uses them from here on
         if self.reset == "zero":
             # SELECT_V2 keeps its input's scale; naming its output as the same site keeps the converter from
             # calibrating it and imposing that range on the product instead.

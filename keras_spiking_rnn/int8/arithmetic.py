@@ -80,6 +80,13 @@ class Int8Ops:
         ``synapse_scale``, as the int8 model holds them (int8 weights, an int32 bias)."""
         raise NotImplementedError
 
+    def detached(self, tensor) -> Any:
+        """``tensor`` without a gradient in training (``tf.stop_gradient``); in the export, ``tensor`` itself.
+
+        A neuron with ``detach_reset`` passes its previous spikes through it before the reset.
+        """
+        return tensor
+
     def spike(self, margin) -> tf.Tensor:
         """Spikes ``H(margin)``: 1 where the int8 ``margin`` is above 0 (GREATER, then SELECT_V2), else 0;
         in training the gradient is the neuron's surrogate at ``margin``."""

@@ -71,6 +71,9 @@ class TrainingOps(Int8Ops):
     def constant(self, value):
         return self.quantize.constant(value)
 
+    def detached(self, tensor):
+        return tf.stop_gradient(tensor)
+
     def synapse(self, columns: slice = slice(None)) -> Synapse:
         cell, quantize = self.cell, self.quantize
         scale = self.parameters["synapse_scale"][columns]
