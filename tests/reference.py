@@ -111,6 +111,26 @@ def run_alif(x, W, R, b, tau_m, tau_adp, b0=0.01, beta=1.8, u0=None, dt=1.0):
     return {k: np.stack(v, 1) for k, v in out.items()}
 
 
+def run_adlif(x, W, R, b, tau_m, tau_w, a, b_spike, q, threshold, symplectic, dt=1.0):
+    """Baronig et al. (2025): adLIF with an adaptation current, Euler-forward or symplectic-Euler step."""
+    batch, steps, _ = x.shape
+    units = W.shape[1]
+    alpha, beta = np.exp(-dt / tau_m), np.exp(-dt / tau_w)
+    u, w, s = (np.zeros((batch, units)) for _ in range(3))
+    out = {"potential": [], "adaptation": [], "spikes": []}
+    for t in range(steps):
+        current = x[:, t] @ W + b + (s @ R if R is not None else 0.0)
+        w_euler = beta * w + (1 - beta) * q * (a * u + b_spike * s)  # from u_{t-1}, s_{t-1}
+        v = alpha * u + (1 - alpha) * (current - w)
+        s = heaviside(v - threshold)
+        u = v * (1 - s)  # reset to 0
+        w = beta * w + (1 - beta) * q * (a * u + b_spike * s) if symplectic else w_euler  # from u_t, s_t
+        out["potential"].append(u)
+        out["adaptation"].append(w)
+        out["spikes"].append(s)
+    return {k: np.stack(v, 1) for k, v in out.items()}
+
+
 def quantize_levels(mem, step, levels, dead_zone):
     """Ponghiran & Roy's multi-level output: trunc(mem / step), clipped, with a dead zone, times step."""
     q = np.trunc(mem / step)
