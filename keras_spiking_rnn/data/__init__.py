@@ -10,6 +10,8 @@
   ``speech_commands_dataset``: Google Speech Commands (unpacked by the user) as (101, 120) log-Mel +
   delta frames.
 * ``sequence_dataset``: padded, bucketed batches of sequences of different lengths.
+* ``load_ucr``: the UCR/UEA time-series classification sets bundled with ``aeon`` (GunPoint, ArrowHead,
+  ItalyPowerDemand, OSULeaf, PickupGestureWiimoteZ, ACSF1) as (n, timesteps, channels), z-normalized.
 """
 
 from keras_spiking_rnn.data.digits import load_digits_sequences, permute_steps
@@ -23,6 +25,7 @@ from keras_spiking_rnn.data.speech_commands import (
     speech_commands_dataset,
 )
 from keras_spiking_rnn.data.spiking_audio import bin_spikes, load_spiking_audio, spiking_audio_dataset
+from keras_spiking_rnn.data.ucr import load_ucr
 
 __all__ = [
     "PAD_VALUE",
@@ -32,6 +35,7 @@ __all__ = [
     "load_mnist1d",
     "load_speech_commands_split",
     "load_spiking_audio",
+    "load_ucr",
     "log_mel_features",
     "permute_steps",
     "read_wav",
