@@ -25,6 +25,7 @@ from keras_spiking_rnn.export import (
 from keras_spiking_rnn.export.convert import convert_to_int8
 from keras_spiking_rnn.export.tflm import dequantize, quantize
 
+
 def fast(neuron, seed):
     """Membrane time constants short enough for a few epochs; seeded, since an initializer made at import without
     a seed draws a new one in every process (and a random model makes the float comparisons flaky)."""
@@ -45,7 +46,9 @@ def spiking_model(neuron, layers, units=48, features=8, output_mode="mean", seed
     for i in range(layers):
         first = {"kernel_initializer": keras.initializers.RandomNormal(0, features**-0.5)} if i == 0 else {}
         stack.append(
-            SpikingRNN(units, neuron=neuron, return_sequences=True, name=f"{neuron}_{i}", **fast(neuron, seed + i), **first)
+            SpikingRNN(
+                units, neuron=neuron, return_sequences=True, name=f"{neuron}_{i}", **fast(neuron, seed + i), **first
+            )
         )
     stack.append(LeakyReadout(10, output_mode=output_mode, name="readout"))
     return keras.Sequential(stack, name=f"{neuron}_{layers}")
