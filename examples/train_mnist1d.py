@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> dict:
         "--rate-target", type=float, help="add a FiringRateRegularizer: spikes per neuron and step to keep"
     )
     parser.add_argument("--rate-strength", type=float, default=0.05, help="the regularizer's weight in the loss")
+    parser.add_argument(
+        "--dropout", type=float, default=0.0, help="dropout on each spiking layer's inputs (one mask per sequence)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", type=Path, default=Path("runs/mnist1d"))
     parser.add_argument("--no-figures", action="store_true", help="skip the PNGs in OUTPUT_DIR/figures")
@@ -178,6 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
         x.shape[-1],
         rate_target=args.rate_target,
         rate_strength=args.rate_strength,
+        **({"dropout": args.dropout} if args.dropout else {}),
     )
     model.summary()
     taus_before = time_constants(model)
