@@ -13,7 +13,7 @@ z-normalized; PickupGestureWiimoteZ has variable lengths, padded with PAD_VALUE 
 
 The models: every neuron of ``available_neurons(spiking=True)`` (new registrations join automatically) as
 ``--layers`` x ``SpikingRNN(units, neuron=name, return_sequences=True)`` with the library's defaults, no
-per-data-set or per-neuron tuning, and a ``LeakyReadout(classes, output_mode="mean")``; ``GRU(units)`` and
+per-data-set or per-neuron tuning, and a ``LeakyReadout(classes)`` (its default: the last step's potential); ``GRU(units)`` and
 ``LSTM(units)`` with a ``Dense(classes)`` on the last step. Every model gets the same budget: Adam with a cosine
 decay from ``--learning-rate``, ``--epochs``, ``--batch-size``, the same seeds.
 
@@ -83,7 +83,7 @@ def build(model: str, features: int, classes: int, units: int, layers: int, mask
         stack += [BASELINES[model](units), keras.layers.Dense(classes)]
     else:
         stack += [SpikingRNN(units, neuron=model, return_sequences=True) for _ in range(layers)]
-        stack.append(LeakyReadout(classes, output_mode="mean"))
+        stack.append(LeakyReadout(classes))
     return keras.Sequential(stack, name=model)
 
 

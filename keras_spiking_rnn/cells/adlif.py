@@ -103,7 +103,8 @@ class AdLIFCell(LeakyCell):
         b_initializer: initializer of ``b``; default ``U(0, 2)``.
         **kwargs: the arguments of [`LeakyCell`][keras_spiking_rnn.cells.LeakyCell] (``threshold``, default
             0.1 here, for inputs of unit scale through the default lecun-normal ``kernel``;
-            ``tau_m_initializer``, default ``U(5, 25)``; ``detach_reset``, ...) and of
+            ``tau_m_initializer``, default ``N(5, 1)`` as in every leaky cell, not Baronig et al.'s
+            ``U(5, 25)``, which underfit the accuracy panel; ``detach_reset``, ...) and of
             [`SpikingCell`][keras_spiking_rnn.cells.SpikingCell].
 
     Raises:
@@ -134,7 +135,6 @@ class AdLIFCell(LeakyCell):
         **kwargs: Any,
     ):
         kwargs.setdefault("threshold", 0.1)
-        kwargs.setdefault("tau_m_initializer", keras.initializers.RandomUniform(5.0, 25.0))
         super().__init__(units, **kwargs)
         self.q = check_number(type(self).__name__, "q", self.default_q * self.threshold if q is None else q)
         self.tau_w_initializer = keras.initializers.get(
