@@ -13,8 +13,9 @@ z-normalized; PickupGestureWiimoteZ has variable lengths, padded with PAD_VALUE 
 
 The models: every neuron of ``available_neurons(spiking=True)`` (new registrations join automatically) as
 ``--layers`` x ``SpikingRNN(units, neuron=name, return_sequences=True)`` with the library's defaults, no
-per-data-set or per-neuron tuning, and a ``LeakyReadout(classes)`` (its default: the last step's potential); ``GRU(units)`` and
-``LSTM(units)`` with a ``Dense(classes)`` on the last step. Every model gets the same budget: Adam with a cosine
+per-data-set or per-neuron tuning, and a ``LeakyReadout(classes)`` (its default: the last step's potential);
+``GRU(units)`` and ``LSTM(units)`` with a ``Dense(classes)`` on the last step.
+Every model gets the same budget: Adam with a cosine
 decay from ``--learning-rate``, ``--epochs``, ``--batch-size``, the same seeds.
 
 Reported per data set and model: test and train accuracy (mean and sd over the seeds; sd with ddof=1, 0 for one
