@@ -52,7 +52,9 @@ def test_whole_sequence_layer_matches_reference_and_spikes_are_nontrivial():
     x = np.random.default_rng(7).normal(0, 1.0, (8, 200, 5))
     spikes, potential, eta, last_spikes = (keras.ops.convert_to_numpy(t) for t in layer(x))
     w = weights_of(cell)
-    ref = reference.run_alif(x, w["kernel"], w["recurrent_kernel"], w["bias"], w["tau_m"], w["tau_adp"])
+    ref = reference.run_alif(
+        x, w["kernel"], w["recurrent_kernel"], w["bias"], w["tau_m"], w["tau_adp"], cell.threshold, cell.adaptation
+    )
     np.testing.assert_array_equal(spikes, ref["spikes"])
     np.testing.assert_allclose(potential, ref["potential"][:, -1], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(eta, ref["adaptation"][:, -1], rtol=1e-9, atol=1e-12)
@@ -72,7 +74,7 @@ def test_default_initialisation():
     kernel = cell.kernel.numpy()  # lecun_normal: a normal truncated at 2 sd, variance 1 / features
     assert np.abs(kernel).max() <= 2 * 64**-0.5 / 0.8796 + 1e-6 and abs(kernel.std() - 64**-0.5) < 0.005
     assert np.all(cell.bias.numpy() == 0)
-    assert (cell.threshold, cell.adaptation) == (0.01, 1.8)
+    assert (cell.threshold, cell.adaptation) == (0.01, 0.3)
     assert cell.tau_m.trainable and cell.tau_adp.trainable
 
 

@@ -135,7 +135,8 @@ def test_record_states_errors_name_the_argument():
 
 def numpy_decisions(model, x, t):
     """The readout's argmax after t steps, from the NumPy equations of the ALIF layer and the leaky readout."""
-    snn, readout = weights_of(model.get_layer("snn").cell), weights_of(model.get_layer("readout").cell)
+    cell = model.get_layer("snn").cell
+    snn, readout = weights_of(cell), weights_of(model.get_layer("readout").cell)
     spikes = reference.run_alif(
         x[:, :t].astype("float64"),
         snn["kernel"],
@@ -143,6 +144,8 @@ def numpy_decisions(model, x, t):
         snn["bias"],
         snn["tau_m"],
         snn["tau_adp"],
+        cell.threshold,
+        cell.adaptation,
     )["spikes"]
     logits = reference.run_leaky_integrator(spikes, readout["kernel"], readout["bias"], readout["tau_m"])
     return logits[:, -1].argmax(-1)
