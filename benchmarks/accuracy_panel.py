@@ -3,6 +3,7 @@
     python benchmarks/accuracy_panel.py                        # all neurons, GRU, LSTM; 10 data sets x 3 seeds
     python benchmarks/accuracy_panel.py --datasets GunPoint,digits --seeds 0 --epochs 5
     python benchmarks/accuracy_panel.py --neurons lif,alif --baselines gru --layers 2
+    python benchmarks/accuracy_panel.py --neurons alif --baselines '' --cell-args '{"adaptation": 1.8}'
     python benchmarks/accuracy_panel.py --resume               # skip the runs OUTPUT_DIR/panel.json already holds
     python benchmarks/accuracy_panel.py --replot runs/accuracy_panel/panel.json
     python benchmarks/accuracy_panel.py --quick                # a smoke run of every code path (the tests)
@@ -13,7 +14,8 @@ z-normalized; PickupGestureWiimoteZ has variable lengths, padded with PAD_VALUE 
 
 The models: every neuron of ``available_neurons(spiking=True)`` (new registrations join automatically) as
 ``--layers`` x ``SpikingRNN(units, neuron=name, return_sequences=True)`` with the library's defaults, no
-per-data-set or per-neuron tuning, and a ``LeakyReadout(classes)`` (its default: the last step's potential);
+per-data-set or per-neuron tuning (``--cell-args`` adds arguments, for ablations), and a ``LeakyReadout(classes)``
+(its default: the last step's potential);
 ``GRU(units)`` and ``LSTM(units)`` with a ``Dense(classes)`` on the last step.
 Every model gets the same budget: Adam with a cosine
 decay from ``--learning-rate``, ``--epochs``, ``--batch-size``, the same seeds.
@@ -48,7 +50,7 @@ from keras_spiking_rnn.data.ucr import BUNDLED
 DATASETS = ("mnist1d", "mnist1d_frames", "digits", "digits_permuted", *BUNDLED)
 BASELINES = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 # the settings a resumed run must share with the recorded runs
-BUDGET = ("epochs", "batch_size", "learning_rate", "units", "layers", "max_train", "max_steps")
+BUDGET = ("epochs", "batch_size", "learning_rate", "units", "layers", "max_train", "max_steps", "cell_args")
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -75,15 +77,18 @@ def load_dataset(name: str, max_train: int | None, max_steps: int | None) -> tup
     return train, test, masked
 
 
-def build(model: str, features: int, classes: int, units: int, layers: int, masked: bool) -> keras.Model:
-    """A spiking model (library defaults) or a GRU/LSTM baseline, optionally behind ``Masking(PAD_VALUE)``."""
+def build(
+    model: str, features: int, classes: int, units: int, layers: int, masked: bool, cell_args: dict | None = None
+) -> keras.Model:
+    """A spiking model (library defaults, updated by ``cell_args``) or a GRU/LSTM baseline, optionally behind
+    ``Masking(PAD_VALUE)``."""
     stack = [keras.Input((None, features))]
     if masked:
         stack.append(keras.layers.Masking(PAD_VALUE))
     if model in BASELINES:
         stack += [BASELINES[model](units), keras.layers.Dense(classes)]
     else:
-        stack += [SpikingRNN(units, neuron=model, return_sequences=True) for _ in range(layers)]
+        stack += [SpikingRNN(units, neuron=model, return_sequences=True, **(cell_args or {})) for _ in range(layers)]
         stack.append(LeakyReadout(classes))
     return keras.Sequential(stack, name=model)
 
@@ -94,7 +99,7 @@ def run_one(model_name: str, seed: int, train: Split, test: Split, masked: bool,
     classes = int(max(y.max(), y_test.max()) + 1)
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
-    model = build(model_name, x.shape[-1], classes, args.units, args.layers, masked)
+    model = build(model_name, x.shape[-1], classes, args.units, args.layers, masked, args.cell_args)
     steps = args.epochs * int(np.ceil(len(x) / args.batch_size))
     model.compile(
         keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)),
@@ -164,7 +169,8 @@ def to_markdown(results: dict) -> str:
     """The accuracy table (rows: data sets) and the cost table (rows: data set and model)."""
     settings, summary = results["settings"], results["summary"]
     models = [*settings["neurons"], *settings["baselines"]]
-    budget = ", ".join(f"{k} {settings[k]}" for k in BUDGET if settings.get(k) is not None)
+    shown = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in settings.items()}
+    budget = ", ".join(f"{k} {shown[k]}" for k in BUDGET if settings.get(k) is not None)
     lines = [
         f"Command: `{results['command']}`",
         "",
@@ -261,6 +267,16 @@ def write_outputs(results: dict, directory: Path, figure: bool = True, json_too:
     return table
 
 
+def _cell_args(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"adaptation\": 1.8}}', got {text!r}")
+    return value
+
+
 def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
@@ -279,6 +295,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=lambda s: [int(v) for v in _names(s)], default=[0, 1, 2])
     parser.add_argument("--max-train", type=int, help="train on at most N sequences (a fixed random subset)")
     parser.add_argument("--max-steps", type=int, help="crop every sequence to its first N steps")
+    parser.add_argument(
+        "--cell-args",
+        type=_cell_args,
+        help="JSON object of arguments for every spiking layer, beyond the defaults, e.g. '{\"adaptation\": 1.8}'",
+    )
     parser.add_argument("--quick", action="store_true", help="ItalyPowerDemand, 1 epoch, 1 seed, 8 units")
     parser.add_argument("--resume", action="store_true", help="skip the runs OUTPUT_DIR/panel.json already holds")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/accuracy_panel"))

@@ -65,3 +65,15 @@ def test_load_ucr_shapes_labels_normalization_and_padding():
 def test_load_ucr_refuses_an_unknown_name():
     with pytest.raises(ValueError, match=r"`name`.*GunPoint.*'MNIST'"):
         load_ucr("MNIST")
+
+
+def test_cell_args_reach_every_spiking_layer_and_are_recorded_as_budget(tmp_path):
+    panel = load_script("benchmarks/accuracy_panel.py")
+    model = panel.build("alif", 1, 2, 4, 2, False, {"adaptation": 1.8, "threshold": 0.05})
+    cells = [layer.cell for layer in model.layers if hasattr(layer, "cell") and hasattr(layer.cell, "adaptation")]
+    assert len(cells) == 2 and all((c.adaptation, c.threshold) == (1.8, 0.05) for c in cells)
+    assert panel.parse_args(["--cell-args", '{"adaptation": 0}']).cell_args == {"adaptation": 0}
+    assert "cell_args" in panel.BUDGET  # --resume refuses to mix runs trained with other cell arguments
+    for bad in ("[1, 2]", "adaptation=1.8"):
+        with pytest.raises(SystemExit):
+            panel.parse_args(["--cell-args", bad])
