@@ -33,6 +33,7 @@ import argparse
 import io
 import json
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -333,7 +334,7 @@ def main(argv: list[str] | None = None) -> dict:
         return results
     keys = ("datasets", "neurons", "baselines", "seeds", *BUDGET)
     settings = {key: getattr(args, key) for key in keys}
-    command = " ".join(sys.argv[1:] if argv is None else argv)
+    command = shlex.join(sys.argv[1:] if argv is None else argv)  # quoted, so that it reruns as printed
     results = {"command": f"python benchmarks/accuracy_panel.py {command}".strip(), "settings": settings, "runs": []}
     args.output_dir.mkdir(parents=True, exist_ok=True)
     previous = args.output_dir / "panel.json"

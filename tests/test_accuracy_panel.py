@@ -1,6 +1,7 @@
 """benchmarks/accuracy_panel.py in its quick setting, and the UCR loader it reads (keras_spiking_rnn.data.load_ucr)."""
 
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from tests.conftest import load_script
 def test_quick_run_has_a_row_per_model_and_replots_the_same_table(tmp_path):
     panel = load_script("benchmarks/accuracy_panel.py")
     results = panel.main(["--quick", "--output-dir", str(tmp_path)])
+    assert shlex.split(results["command"])[2:] == ["--quick", "--output-dir", str(tmp_path)]  # reruns as printed
     models = [*available_neurons(spiking=True), "gru", "lstm"]
     assert [(r["dataset"], r["model"], r["seed"]) for r in results["runs"]] == [
         ("ItalyPowerDemand", model, 0) for model in models
