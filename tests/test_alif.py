@@ -74,7 +74,8 @@ def test_default_initialisation():
     kernel = cell.kernel.numpy()  # lecun_normal: a normal truncated at 2 sd, variance 1 / features
     assert np.abs(kernel).max() <= 2 * 64**-0.5 / 0.8796 + 1e-6 and abs(kernel.std() - 64**-0.5) < 0.005
     assert np.all(cell.bias.numpy() == 0)
-    assert (cell.threshold, cell.adaptation) == (0.01, 0.3)
+    # ALIF's subtractive reset keeps its gradient
+    assert (cell.threshold, cell.adaptation, cell.detach_reset) == (0.01, 0.3, False)
     assert cell.tau_m.trainable and cell.tau_adp.trainable
 
 

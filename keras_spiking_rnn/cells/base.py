@@ -546,7 +546,9 @@ class LeakyCell(SpikingCell):
         initial_potential: ``"zeros"`` (default; reproducible, and what
             streaming export expects) or ``"uniform"``: ``u_0 ~ U[0, threshold]``
             per sequence, as in Yin et al.
-        detach_reset: whether the gradient skips the reset (default True). The forward pass is the same
+        detach_reset: whether the gradient skips the reset (default True; False in
+            [`ALIFCell`][keras_spiking_rnn.cells.ALIFCell], whose subtractive reset keeps gradients
+            bounded). The forward pass is the same
             either way: the reset still acts on the potential, but BPTT treats the spike that triggers it as a
             constant (see [`reset_spikes`][keras_spiking_rnn.cells.LeakyCell.reset_spikes]). Through a hard
             reset, ``u_t = alpha * u_{t-1} * (1 - s_{t-1}) + ...``, BPTT gives
