@@ -55,18 +55,19 @@ class ALIFCell(LeakyCell):
     ``adaptation=0.3`` (``beta``) is not: the paper's ``beta=1.8`` (SHD, SSC,
     S-MNIST, spike-coded inputs) lifts the threshold of a neuron firing at
     rate ``r`` by ``1.8 r``, about the scale of the whole membrane potential
-    for inputs of unit scale through the default lecun-normal ``kernel``, and
-    left the accuracy panel's ALIF near chance on GunPoint and 8x8 digits
-    (docs/benchmarks.md). Its code uses ``b0=1.6, beta=0.184`` for GSC and
-    TIMIT; pass ``adaptation=1.8`` for the SHD setting.
+    for inputs of unit scale through the default lecun-normal ``kernel``; in
+    the accuracy panel it trained ALIF worse on GunPoint and the 8x8 digits,
+    and with a detached reset held it at 36% on digits (docs/benchmarks.md).
+    Its code uses ``b0=1.6, beta=0.184`` for GSC and TIMIT; pass
+    ``adaptation=1.8`` for the SHD setting.
 
     The reset's gradient is kept (``detach_reset=False`` by default, unlike
     the other leaky cells): a subtractive reset feeds back ``-theta_t *
     surrogate'`` per step, bounded by the threshold, and does not make
     gradients grow with the sequence length as the hard reset does (the
     largest gradient at 2,000 steps is 1.3-1.6x that at 50 steps). Keeping
-    it makes the surrogate gradient exact; detached, ALIF stayed near chance
-    on GunPoint in the accuracy panel (docs/benchmarks.md).
+    it makes the surrogate gradient exact; detached, ALIF reached 62% on
+    GunPoint in the accuracy panel, against 85% (docs/benchmarks.md).
 
     The state keeps the adaptation trace ``eta`` (0 at rest), not the
     threshold, so that every state rests at zero. The int8 model keeps
