@@ -44,7 +44,7 @@ import numpy as np
 
 from keras_spiking_rnn import LeakyReadout, SpikingRNN
 from keras_spiking_rnn.analysis.report import count_operations
-from keras_spiking_rnn.cells.neuron import available_neurons
+from keras_spiking_rnn.cells.neuron import available_neurons, get_neuron
 from keras_spiking_rnn.data import PAD_VALUE
 from keras_spiking_rnn.data.ucr import BUNDLED
 
@@ -323,6 +323,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--{option.replace('_', '-')} must be >= 1, got {value}")
     if not args.seeds or not (args.neurons or args.baselines):
         parser.error("give at least one seed and one model")
+    for name in args.neurons if args.cell_args else ():  # refused before any training, not after some neurons
+        try:
+            get_neuron(name)(1, **args.cell_args)
+        except (TypeError, ValueError) as error:
+            parser.error(f"--cell-args {json.dumps(args.cell_args)} does not fit neuron {name!r}: {error}")
     return args
 
 

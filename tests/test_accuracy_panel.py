@@ -74,8 +74,19 @@ def test_cell_args_reach_every_spiking_layer_and_are_recorded_as_budget(tmp_path
     model = panel.build("alif", 1, 2, 4, 2, False, {"adaptation": 1.8, "threshold": 0.05})
     cells = [layer.cell for layer in model.layers if hasattr(layer, "cell") and hasattr(layer.cell, "adaptation")]
     assert len(cells) == 2 and all((c.adaptation, c.threshold) == (1.8, 0.05) for c in cells)
-    assert panel.parse_args(["--cell-args", '{"adaptation": 0}']).cell_args == {"adaptation": 0}
+    assert panel.parse_args(["--neurons", "alif", "--cell-args", '{"adaptation": 0}']).cell_args == {"adaptation": 0}
     assert "cell_args" in panel.BUDGET  # --resume refuses to mix runs trained with other cell arguments
     for bad in ("[1, 2]", "adaptation=1.8"):
         with pytest.raises(SystemExit):
             panel.parse_args(["--cell-args", bad])
+
+
+def test_cell_args_a_neuron_does_not_take_are_refused_before_training(capsys):
+    panel = load_script("benchmarks/accuracy_panel.py")
+    with pytest.raises(SystemExit):
+        panel.parse_args(["--neurons", "alif,lif", "--cell-args", '{"adaptation": 1.8}'])
+    message = capsys.readouterr().err
+    assert "--cell-args" in message and "'lif'" in message and "adaptation" in message
+    with pytest.raises(SystemExit):
+        panel.parse_args(["--neurons", "alif", "--cell-args", '{"adaptation": -1}'])
+    assert "'alif'" in capsys.readouterr().err

@@ -171,7 +171,7 @@ def test_without_detach_reset_the_hard_resets_gradients_explode():
     """Why ``detach_reset`` is the default: the same check fails for Yin et al.'s hard reset differentiated
     through the reset term (the gain per step of a silent neuron below 0 exceeds 1).
 
-    The paper's ``tau_m ~ N(20, 5)``: the gain per step, alpha (1 - u surrogate'(u)), grows with alpha, and
+    The paper's ``tau_m ~ N(20, 5)``: the gain per step, alpha (1 - u surrogate'(u - threshold)), grows with alpha;
     with the library's faster default membrane (N(5, 1)) this small model happens to stay bounded."""
     paper = {"detach_reset": False, "tau_m_initializer": keras.initializers.RandomNormal(20.0, 5.0, seed=7)}
     short, _ = _largest_gradient("lif", paper, 50, 0)
